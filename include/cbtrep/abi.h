@@ -43,7 +43,7 @@ extern "C" {
 #define CBT_ABI_VERSION 1
 
 #define CBT_SECTOR_SHIFT 9
-#define CBT_SECTOR_SIZE  512u
+#define CBT_SECTOR_SIZE 512u
 
 /* Device names (attach name, tag group members): [A-Za-z0-9._-], NUL-terminated. */
 #define CBT_NAME_LEN 32
@@ -54,10 +54,10 @@ extern "C" {
 
 /* Magic numbers: ASCII, little-endian, readable in a hex dump. */
 #define CBT_MAGIC_RECORD 0x52544243u /* "CBTR" journal record */
-#define CBT_MAGIC_BATCH  0x42544243u /* "CBTB" drain batch */
+#define CBT_MAGIC_BATCH 0x42544243u  /* "CBTB" drain batch */
 #define CBT_MAGIC_STREAM 0x53544243u /* "CBTS" journal stream (dump) file */
 #define CBT_MAGIC_BITMAP 0x4d544243u /* "CBTM" bitmap dump */
-#define CBT_MAGIC_META   0x48544243u /* "CBTH" persistent metadata header */
+#define CBT_MAGIC_META 0x48544243u   /* "CBTH" persistent metadata header */
 
 /* Tracking mode of a device's journal (see docs/formats.md, "Modes"). */
 enum cbt_mode {
@@ -68,8 +68,8 @@ enum cbt_mode {
 
 /* Persistent state of a tracked device (metadata header, STATUS). */
 enum cbt_state {
-	CBT_STATE_CLEAN = 1,           /* orderly detach/shutdown: the saved bitmap is complete */
-	CBT_STATE_DIRTY = 2,           /* attached and tracking */
+	CBT_STATE_CLEAN = 1,	       /* orderly detach/shutdown: the saved bitmap is complete */
+	CBT_STATE_DIRTY = 2,	       /* attached and tracking */
 	CBT_STATE_RESYNC_REQUIRED = 3, /* changes may have been missed: checksum resync needed */
 };
 
@@ -82,15 +82,15 @@ enum cbt_reason {
 	CBT_REASON_UNCLEAN_SHUTDOWN = 1,   /* header was dirty at attach */
 	CBT_REASON_JOURNAL_DATA_CAP = 2,   /* DATA -> META: data memory cap reached */
 	CBT_REASON_JOURNAL_RECORD_CAP = 3, /* META -> BITMAP: record memory cap reached */
-	CBT_REASON_WRITE_ERROR = 4,        /* a tracked write failed; its range is dirty */
-	CBT_REASON_ALLOC_FAILED = 5,       /* memory allocation failed in the I/O path */
-	CBT_REASON_USER_REQUEST = 6,       /* operator asked (mark dirty, forced mode, resync) */
-	CBT_REASON_NEW_DEVICE = 7,         /* no metadata yet: initial full copy needed */
-	CBT_REASON_SIZE_CHANGED = 8,       /* device size differs from the metadata header */
-	CBT_REASON_SPOOL_LIMIT = 9,        /* replication log reached its limit */
-	CBT_REASON_DEVICE_REMOVED = 10,    /* device went away while attached */
+	CBT_REASON_WRITE_ERROR = 4,	   /* a tracked write failed; its range is dirty */
+	CBT_REASON_ALLOC_FAILED = 5,	   /* memory allocation failed in the I/O path */
+	CBT_REASON_USER_REQUEST = 6,	   /* operator asked (mark dirty, forced mode, resync) */
+	CBT_REASON_NEW_DEVICE = 7,	   /* no metadata yet: initial full copy needed */
+	CBT_REASON_SIZE_CHANGED = 8,	   /* device size differs from the metadata header */
+	CBT_REASON_SPOOL_LIMIT = 9,	   /* replication log reached its limit */
+	CBT_REASON_DEVICE_REMOVED = 10,	   /* device went away while attached */
 	CBT_REASON_METADATA_INVALID = 11,  /* metadata header unreadable or corrupt */
-	CBT_REASON_RECOVERED = 12,         /* journal drained: back to a richer mode */
+	CBT_REASON_RECOVERED = 12,	   /* journal drained: back to a richer mode */
 	CBT_REASON_IDENTITY_CHANGED = 13,  /* metadata belongs to another device */
 	CBT_REASON_MAX = 13,
 };
@@ -142,23 +142,23 @@ CBT_INLINE const char *cbt_state_str(uint32_t state)
  */
 enum cbt_fmt_err {
 	CBT_FMT_OK = 0,
-	CBT_FMT_TRUNCATED,      /* buffer shorter than the header or the length it declares */
+	CBT_FMT_TRUNCATED, /* buffer shorter than the header or the length it declares */
 	CBT_FMT_BAD_MAGIC,
 	CBT_FMT_BAD_VERSION,
 	CBT_FMT_BAD_HDR_CRC,
 	CBT_FMT_BAD_DATA_CRC,
 	CBT_FMT_BAD_TYPE,
-	CBT_FMT_BAD_FLAGS,      /* unknown flag bits set */
-	CBT_FMT_BAD_LENGTH,     /* a length field disagrees with the type or the other fields */
+	CBT_FMT_BAD_FLAGS,	/* unknown flag bits set */
+	CBT_FMT_BAD_LENGTH,	/* a length field disagrees with the type or the other fields */
 	CBT_FMT_RANGE_OVERFLOW, /* offset + length wraps around */
-	CBT_FMT_OUT_OF_BOUNDS,  /* range ends past the device */
+	CBT_FMT_OUT_OF_BOUNDS,	/* range ends past the device */
 	CBT_FMT_BAD_GRANULARITY,
 	CBT_FMT_BAD_STATE,
 	CBT_FMT_BAD_REASON,
 	CBT_FMT_BAD_MODE,
-	CBT_FMT_BAD_NAME,       /* not NUL-terminated, empty, or bad characters */
-	CBT_FMT_BAD_COUNT,      /* record count or sequence range disagrees with the content */
-	CBT_FMT_BAD_RESERVED,   /* a reserved field is not zero */
+	CBT_FMT_BAD_NAME,     /* not NUL-terminated, empty, or bad characters */
+	CBT_FMT_BAD_COUNT,    /* record count or sequence range disagrees with the content */
+	CBT_FMT_BAD_RESERVED, /* a reserved field is not zero */
 	CBT_FMT_ERR_MAX,
 };
 

@@ -19,13 +19,13 @@ extern "C" {
 #define CBT_BITMAP_VERSION 1
 
 struct cbt_bitmap_hdr {
-	uint32_t magic;        /* CBT_MAGIC_BITMAP */
+	uint32_t magic;	       /* CBT_MAGIC_BITMAP */
 	uint16_t version;      /* CBT_BITMAP_VERSION */
 	uint16_t reserved0;    /* 0 */
 	uint64_t generation;   /* generation this bitmap was cut as */
 	uint64_t device_bytes; /* size of the device it covers */
 	uint32_t granularity;  /* bytes per bit, power of two, 4..64 KiB */
-	uint32_t flags;        /* 0 */
+	uint32_t flags;	       /* 0 */
 	uint64_t nr_bits;      /* ceil(device_bytes / granularity) */
 	uint64_t bits_len;     /* bytes of bits following: ceil(nr_bits / 64) * 8 */
 	uint64_t reserved1;    /* 0 */

@@ -24,28 +24,28 @@
 extern "C" {
 #endif
 
-#define CBT_META_VERSION   1
+#define CBT_META_VERSION 1
 #define CBT_META_AREA_SIZE 4096u /* the header's area; a saved bitmap starts at or after it */
 
 struct cbt_meta {
-	uint32_t magic;           /* CBT_MAGIC_META */
-	uint16_t version;         /* CBT_META_VERSION */
-	uint16_t hdr_len;         /* sizeof(struct cbt_meta) */
-	uint32_t state;           /* enum cbt_state */
-	uint32_t reason;          /* enum cbt_reason: why this state */
-	uint64_t device_bytes;    /* size of the tracked device */
-	uint32_t granularity;     /* bitmap granularity, bytes */
-	uint32_t flags;           /* 0 */
-	uint64_t generation;      /* bitmap generation at the last update */
-	uint64_t last_seq;        /* last journal sequence number handed out */
-	uint64_t attach_ns;       /* when tracking started */
-	uint64_t update_ns;       /* when this header was written */
-	uint8_t device_id[16];    /* identity of the tracked device; zero when unknown */
-	char name[CBT_NAME_LEN];  /* device name at attach */
-	uint64_t bitmap_offset;   /* saved bitmap dump in the metadata file, 0 = none */
-	uint64_t bitmap_len;      /* its length (header + bits) */
-	uint8_t reserved[124];    /* 0 */
-	uint32_t hdr_crc;         /* crc32c of bytes 0..251 */
+	uint32_t magic;		 /* CBT_MAGIC_META */
+	uint16_t version;	 /* CBT_META_VERSION */
+	uint16_t hdr_len;	 /* sizeof(struct cbt_meta) */
+	uint32_t state;		 /* enum cbt_state */
+	uint32_t reason;	 /* enum cbt_reason: why this state */
+	uint64_t device_bytes;	 /* size of the tracked device */
+	uint32_t granularity;	 /* bitmap granularity, bytes */
+	uint32_t flags;		 /* 0 */
+	uint64_t generation;	 /* bitmap generation at the last update */
+	uint64_t last_seq;	 /* last journal sequence number handed out */
+	uint64_t attach_ns;	 /* when tracking started */
+	uint64_t update_ns;	 /* when this header was written */
+	uint8_t device_id[16];	 /* identity of the tracked device; zero when unknown */
+	char name[CBT_NAME_LEN]; /* device name at attach */
+	uint64_t bitmap_offset;	 /* saved bitmap dump in the metadata file, 0 = none */
+	uint64_t bitmap_len;	 /* its length (header + bits) */
+	uint8_t reserved[124];	 /* 0 */
+	uint32_t hdr_crc;	 /* crc32c of bytes 0..251 */
 };
 CBT_ASSERT_SIZE(struct cbt_meta, 256);
 CBT_ASSERT_OFFSET(struct cbt_meta, device_id, 64);

@@ -26,42 +26,42 @@ extern "C" {
 #endif
 
 #define CBT_RECORD_VERSION 1
-#define CBT_BATCH_VERSION  1
+#define CBT_BATCH_VERSION 1
 #define CBT_STREAM_VERSION 1
 
 /* Largest payload a DATA record may carry; larger writes are journalled as META records. */
 #define CBT_REC_MAX_DATA (32u << 20)
 
 enum cbt_rec_type {
-	CBT_REC_WRITE = 1,        /* data written; payload present iff CBT_RF_HAS_DATA */
-	CBT_REC_DISCARD = 2,      /* range discarded: its content is undefined, replicas zero it */
+	CBT_REC_WRITE = 1,	  /* data written; payload present iff CBT_RF_HAS_DATA */
+	CBT_REC_DISCARD = 2,	  /* range discarded: its content is undefined, replicas zero it */
 	CBT_REC_WRITE_ZEROES = 3, /* range reads back as zeroes */
 	CBT_REC_SECURE_ERASE = 4, /* like DISCARD, content must not survive */
-	CBT_REC_TAG = 5,          /* consistency point; payload is struct cbt_tag */
-	CBT_REC_GAP = 6,          /* writes before it were not journalled; see aux and reason */
-	CBT_REC_DIRTY = 7,        /* range content unknown (failed write, user mark): re-read it */
+	CBT_REC_TAG = 5,	  /* consistency point; payload is struct cbt_tag */
+	CBT_REC_GAP = 6,	  /* writes before it were not journalled; see aux and reason */
+	CBT_REC_DIRTY = 7,	  /* range content unknown (failed write, user mark): re-read it */
 	CBT_REC_TYPE_MAX = 7,
 };
 
 /* Record flags. */
-#define CBT_RF_HAS_DATA       (1u << 0) /* payload holds the written bytes (DATA mode) */
-#define CBT_RF_FUA            (1u << 1) /* the write was FUA */
-#define CBT_RF_PREFLUSH       (1u << 2) /* the write carried a cache flush before it */
+#define CBT_RF_HAS_DATA (1u << 0)	/* payload holds the written bytes (DATA mode) */
+#define CBT_RF_FUA (1u << 1)		/* the write was FUA */
+#define CBT_RF_PREFLUSH (1u << 2)	/* the write carried a cache flush before it */
 #define CBT_RF_APP_CONSISTENT (1u << 3) /* TAG: taken with the filesystem frozen */
-#define CBT_RF_ALL            0xfu
+#define CBT_RF_ALL 0xfu
 
 struct cbt_record {
-	uint32_t magic;        /* CBT_MAGIC_RECORD */
+	uint32_t magic;	       /* CBT_MAGIC_RECORD */
 	uint16_t version;      /* CBT_RECORD_VERSION */
-	uint16_t type;         /* enum cbt_rec_type */
-	uint32_t flags;        /* CBT_RF_* */
+	uint16_t type;	       /* enum cbt_rec_type */
+	uint32_t flags;	       /* CBT_RF_* */
 	uint32_t data_len;     /* payload bytes after this header, multiple of 8 */
-	uint64_t seq;          /* sequence number, one per record, continuous per device */
+	uint64_t seq;	       /* sequence number, one per record, continuous per device */
 	uint64_t sector;       /* first 512-byte sector, relative to the tracked device */
 	uint32_t nr_sectors;   /* length in sectors (a bio is at most 4 GiB) */
 	uint32_t reason;       /* GAP, DIRTY: enum cbt_reason; otherwise 0 */
 	uint64_t timestamp_ns; /* wall clock (UTC, ns since 1970) when the write completed */
-	uint64_t aux;          /* GAP: bitmap generation covering the gap; TAG: tag id; else 0 */
+	uint64_t aux;	       /* GAP: bitmap generation covering the gap; TAG: tag id; else 0 */
 	uint32_t data_crc;     /* crc32c of the payload; 0 when data_len == 0 */
 	uint32_t hdr_crc;      /* crc32c of bytes 0..59 of this header */
 };
@@ -73,16 +73,16 @@ CBT_ASSERT_OFFSET(struct cbt_record, hdr_crc, 60);
 
 /* Payload of a TAG record; the same tag_id is written to every device of the group. */
 #define CBT_TAG_APP_CONSISTENT (1u << 0)
-#define CBT_TAG_FLAGS_ALL      0x1u
-#define CBT_TAG_MAX_DEVICES    16
+#define CBT_TAG_FLAGS_ALL 0x1u
+#define CBT_TAG_MAX_DEVICES 16
 
 struct cbt_tag {
-	uint64_t tag_id;       /* unique per module instance, increasing */
-	uint64_t timestamp_ns; /* when the tag was cut */
-	uint32_t flags;        /* CBT_TAG_* */
-	uint32_t nr_devices;   /* devices in the group, 1..CBT_TAG_MAX_DEVICES */
+	uint64_t tag_id;	     /* unique per module instance, increasing */
+	uint64_t timestamp_ns;	     /* when the tag was cut */
+	uint32_t flags;		     /* CBT_TAG_* */
+	uint32_t nr_devices;	     /* devices in the group, 1..CBT_TAG_MAX_DEVICES */
 	char name[CBT_TAG_NAME_LEN]; /* NUL-terminated */
-	uint64_t reserved;     /* 0 */
+	uint64_t reserved;	     /* 0 */
 };
 CBT_ASSERT_SIZE(struct cbt_tag, 96);
 CBT_ASSERT_OFFSET(struct cbt_tag, name, 24);
@@ -90,17 +90,17 @@ CBT_ASSERT_OFFSET(struct cbt_tag, name, 24);
 /* Batch flags. */
 #define CBT_BF_HAS_GAP (1u << 0) /* the batch contains a GAP record */
 #define CBT_BF_HAS_TAG (1u << 1) /* the batch contains a TAG record */
-#define CBT_BF_ALL     0x3u
+#define CBT_BF_ALL 0x3u
 
 struct cbt_batch {
-	uint32_t magic;       /* CBT_MAGIC_BATCH */
+	uint32_t magic;	      /* CBT_MAGIC_BATCH */
 	uint16_t version;     /* CBT_BATCH_VERSION */
-	uint16_t mode;        /* CBT_MODE_DATA if every WRITE record carries data, else META */
+	uint16_t mode;	      /* CBT_MODE_DATA if every WRITE record carries data, else META */
 	uint64_t batch_id;    /* nonzero; COMMIT names it */
 	uint64_t first_seq;   /* seq of the first record */
 	uint64_t last_seq;    /* seq of the last record == first_seq + nr_records - 1 */
 	uint32_t nr_records;  /* >= 1 */
-	uint32_t flags;       /* CBT_BF_* */
+	uint32_t flags;	      /* CBT_BF_* */
 	uint64_t payload_len; /* bytes of records following this header */
 	uint64_t reserved0;   /* 0 */
 	uint32_t reserved1;   /* 0 */
@@ -113,18 +113,18 @@ CBT_ASSERT_OFFSET(struct cbt_batch, hdr_crc, 60);
 #define CBT_STREAM_KIND_JOURNAL 1
 
 struct cbt_stream_hdr {
-	uint32_t magic;         /* CBT_MAGIC_STREAM */
-	uint16_t version;       /* CBT_STREAM_VERSION */
-	uint16_t kind;          /* CBT_STREAM_KIND_JOURNAL */
-	uint64_t device_bytes;  /* size of the tracked device; records must stay inside it */
-	uint64_t created_ns;    /* when the file was started */
-	uint32_t granularity;   /* bitmap granularity of the device, bytes */
-	uint32_t flags;         /* 0 */
-	char name[CBT_NAME_LEN];/* device name at attach */
-	uint8_t device_id[16];  /* identity of the device, zero when unknown */
-	uint64_t reserved0;     /* 0 */
-	uint32_t reserved1;     /* 0 */
-	uint32_t hdr_crc;       /* crc32c of bytes 0..91 */
+	uint32_t magic;		 /* CBT_MAGIC_STREAM */
+	uint16_t version;	 /* CBT_STREAM_VERSION */
+	uint16_t kind;		 /* CBT_STREAM_KIND_JOURNAL */
+	uint64_t device_bytes;	 /* size of the tracked device; records must stay inside it */
+	uint64_t created_ns;	 /* when the file was started */
+	uint32_t granularity;	 /* bitmap granularity of the device, bytes */
+	uint32_t flags;		 /* 0 */
+	char name[CBT_NAME_LEN]; /* device name at attach */
+	uint8_t device_id[16];	 /* identity of the device, zero when unknown */
+	uint64_t reserved0;	 /* 0 */
+	uint32_t reserved1;	 /* 0 */
+	uint32_t hdr_crc;	 /* crc32c of bytes 0..91 */
 };
 CBT_ASSERT_SIZE(struct cbt_stream_hdr, 96);
 CBT_ASSERT_OFFSET(struct cbt_stream_hdr, name, 32);
@@ -243,7 +243,8 @@ CBT_INLINE int cbt_rec_check_hdr(const struct cbt_record *r, uint64_t device_sec
 	if (cbt_rec_type_has_range(r->type)) {
 		if (!r->nr_sectors)
 			return CBT_FMT_BAD_LENGTH;
-		err = cbt_range_check(r->sector, r->nr_sectors, device_sectors ? device_sectors : ~0ull);
+		err = cbt_range_check(r->sector, r->nr_sectors,
+				      device_sectors ? device_sectors : ~0ull);
 		if (err)
 			return err;
 	}
@@ -294,7 +295,8 @@ CBT_INLINE int cbt_rec_decode(const void *buf, uint64_t avail, uint64_t device_s
 			return err;
 		if (tag.tag_id != out->aux)
 			return CBT_FMT_BAD_COUNT;
-		if (!!(tag.flags & CBT_TAG_APP_CONSISTENT) != !!(out->flags & CBT_RF_APP_CONSISTENT))
+		if (!!(tag.flags & CBT_TAG_APP_CONSISTENT) !=
+		    !!(out->flags & CBT_RF_APP_CONSISTENT))
 			return CBT_FMT_BAD_FLAGS;
 	}
 	if (data)
