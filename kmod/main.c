@@ -12,26 +12,42 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
-#include <cbtrep_ctl.h>
+#include <cbtrep/ioctl.h>
+
+#define CBTREP_MODULE_VERSION "0.1.0"
+
+static long cbtrep_ioc_version(void __user *uarg)
+{
+	struct cbt_ioc_version v;
+
+	if (copy_from_user(&v, uarg, sizeof(v)))
+		return -EFAULT;
+	if (cbt_ioc_hdr_check(&v.hdr, sizeof(v)) != CBT_FMT_OK)
+		return -EINVAL;
+	v.abi_version = CBT_ABI_VERSION;
+	v.features = 0;
+	memset(v.module_version, 0, sizeof(v.module_version));
+	strscpy(v.module_version, CBTREP_MODULE_VERSION, sizeof(v.module_version));
+	if (copy_to_user(uarg, &v, sizeof(v)))
+		return -EFAULT;
+	return 0;
+}
 
 static long cbtrep_ctl_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
-	u32 version;
 
 	/* The device node is 0600 already; the check also covers a node made by hand. */
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
 
 	switch (cmd) {
-	case CBTREP_CTL_IOC_GET_VERSION:
-		version = CBTREP_CTL_ABI_VERSION;
-		if (copy_to_user(uarg, &version, sizeof(version)))
-			return -EFAULT;
-		return 0;
+	case CBT_IOC_VERSION:
+		return cbtrep_ioc_version(uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -60,7 +76,8 @@ static int __init cbtrep_init(void)
 		pr_err("cannot register /dev/%s: %d\n", cbtrep_ctl_dev.name, ret);
 		return ret;
 	}
-	pr_info("loaded, control ABI %u\n", CBTREP_CTL_ABI_VERSION);
+	pr_info("loaded, version %s, ABI %u\n", CBTREP_MODULE_VERSION,
+		CBT_ABI_VERSION);
 	return 0;
 }
 
@@ -75,3 +92,4 @@ module_exit(cbtrep_exit);
 
 MODULE_DESCRIPTION("cbtrep block-level change tracker");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(CBTREP_MODULE_VERSION);

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Boots one Debian kernel under QEMU (TCG) with a busybox initramfs that holds cbtrep.ko,
+# runs one guest scenario and judges it. One command runs a scenario by hand:
+#   tests/kernel/run-scenario.sh --kernel 6.12 --scenario load_unload
+# Options:
+#   --kernel SERIES      6.1 | 6.12 (required)
+#   --scenario NAME      tests/kernel/scenarios/NAME.sh (required)
+#   --disk NAME:MIB      attach a raw virtio disk (repeatable; adds to the scenario's @disks)
+#   --net                user-mode networking (guest 10.0.2.15, host loopback is 10.0.2.2)
+#   --timeout SECONDS    whole-boot timeout (default: the scenario's @timeout, else 120)
+#   --smp N --mem MIB    guest CPUs (default 2) and memory (default 1024)
+#   --append ARGS        extra kernel command line
+#   --build-dir DIR      build tree (default <repo>/build or $CBTREP_BUILD_DIR)
+#   --no-prepare         skip fetch-kernels/build-kmod (ctest runs them once as a fixture)
+#   --keep               keep the packed initramfs and its staging tree
+# Verdict: fails without a "CBTREP-SCENARIO: PASS" line, on a FAIL line, on timeout, or when
+# the serial log shows a kernel BUG/WARNING/Oops/Call Trace/panic. Everything of the run,
+# serial.log and the extra disks included, stays in <build>/kernel-runs/NAME-<release>/.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+series=
+scenario=
+extra_disks=()
+net=0
+timeout=
+smp=2
+mem=1024
+append=
+prepare=1
+keep=0
+while (($#)); do
+	case "$1" in
+	--kernel) series=$2; shift 2 ;;
+	--scenario) scenario=$2; shift 2 ;;
+	--disk) extra_disks+=("$2"); shift 2 ;;
+	--net) net=1; shift ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
+	--build-dir) kt_set_build "$2"; shift 2 ;;
+	--no-prepare) prepare=0; shift ;;
+	--keep) keep=1; shift ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	*) kt_die "unknown argument '$1' (try --help)" ;;
+	esac
+done
+[ -n "$series" ] || kt_die "--kernel is required"
+[ -n "$scenario" ] || kt_die "--scenario is required"
+kt_check_series "$series"
+scen_file=$KT_HERE/scenarios/$scenario.sh
+[ -f "$scen_file" ] || kt_die "no scenario $scen_file"
+
+if ((prepare)); then
+	"$KT_HERE/build-kmod.sh" --build-dir "$KT_BUILD" "$series" >/dev/null
+fi
+release=$(kt_current_release "$series") ||
+	kt_die "kernel $series not fetched yet: run without --no-prepare"
+kroot=$(kt_kernels_dir)/$release
+kmod_dir=$KT_BUILD/kmod-$release
+for f in "$kroot/boot/vmlinuz-$release" "$kmod_dir/kmod/cbtrep.ko" \
+	"$kmod_dir/selftest-kmod/cbtrep_selftest.ko"; do
+	[ -f "$f" ] || kt_die "missing $f: run tests/kernel/build-kmod.sh $series"
+done
+
+# Scenario headers: lines "# @key: value" anywhere in the scenario file.
+header() {
+	sed -n "s/^# @$1:[[:space:]]*//p" "$scen_file" | tr '\n' ' ' | sed 's/[[:space:]]*$//'
+}
+h_modules=$(header modules)
+h_disks=$(header disks)
+h_net=$(header net)
+h_bins=$(header bins)
+h_timeout=$(header timeout)
+[ "$h_net" = yes ] && net=1
+timeout=${timeout:-${h_timeout:-120}}
+read -r -a disks <<<"$h_disks"
+disks+=("${extra_disks[@]}")
+
+run_dir=$KT_BUILD/kernel-runs/$scenario-$release
+rm -rf "$run_dir"
+mkdir -p "$run_dir"
+stage=$run_dir/initramfs
+log=$run_dir/serial.log
+guest_env=$stage/etc/cbtrep/env
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,lib/cbtrep,etc/cbtrep,proc,sys,dev,tmp,run,root,mnt,scenario}
+
+# --- host-side hook ---------------------------------------------------------------------
+# scenarios/NAME.host.sh may define host_prepare (before boot: make disk images, start a
+# listener, add files to $GUEST_ROOT, append to $GUEST_ENV), host_verify (after a passing
+# boot: inspect the disks) and host_cleanup (always, last). They run in this shell with
+# RUN_DIR, GUEST_ROOT, GUEST_ENV, KERNEL_RELEASE, KERNEL_SERIES, BUILD_DIR, REPO_DIR and
+# DISK_<name> (image paths) set; a failing host_verify fails the test.
+export RUN_DIR=$run_dir GUEST_ROOT=$stage GUEST_ENV=$guest_env KERNEL_RELEASE=$release
+export KERNEL_SERIES=$series BUILD_DIR=$KT_BUILD REPO_DIR=$KT_REPO
+host_hook=$KT_HERE/scenarios/$scenario.host.sh
+host_prepare() { :; }
+host_verify() { :; }
+host_cleanup() { :; }
+if [ -f "$host_hook" ]; then
+	. "$host_hook"
+fi
+trap 'host_cleanup || true' EXIT
+
+# --- guest environment ------------------------------------------------------------------
+{
+	echo "CBTREP_SCENARIO='$scenario'"
+	echo "CBTREP_RELEASE='$release'"
+	echo "CBTREP_SERIES='$series'"
+	echo "CBTREP_NET='$net'"
+} >"$guest_env"
+guest_modules=$h_modules
+drive_args=()
+letters=abcdefghijklmnopqrstuvwxyz
+i=0
+for d in "${disks[@]}"; do
+	name=${d%%:*}
+	size=${d#*:}
+	[[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ && "$size" =~ ^[0-9]+$ && "$d" == *:* ]] ||
+		kt_die "bad disk spec '$d' (want NAME:MIB)"
+	img=$run_dir/$name.img
+	export "DISK_$name=$img"
+	echo "DISK_$name=/dev/vd${letters:i:1}" >>"$guest_env"
+	drive_args+=(-drive "file=$img,format=raw,if=virtio,serial=$name,cache=writeback")
+	i=$((i + 1))
+done
+((${#disks[@]})) && guest_modules="virtio_blk $guest_modules"
+
+host_prepare || kt_die "host_prepare of $scenario failed"
+# Disks the hook did not make start out empty (sparse).
+for d in "${disks[@]}"; do
+	img=$run_dir/${d%%:*}.img
+	[ -e "$img" ] || truncate -s "${d#*:}M" "$img"
+done
+echo "CBTREP_MODULES='$guest_modules'" >>"$guest_env"
+
+# --- initramfs --------------------------------------------------------------------------
+busybox=$(command -v busybox) || kt_die "busybox is missing (apt-get install busybox-static)"
+! ldd "$busybox" >/dev/null 2>&1 || kt_die "$busybox is not static: install busybox-static"
+cp "$busybox" "$stage/bin/busybox"
+for applet in $("$busybox" --list-full); do
+	[ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
+done
+install -m 0755 "$KT_HERE/guest/init" "$stage/init"
+cp "$KT_HERE/guest/guest-lib.sh" "$stage/lib/cbtrep/guest-lib.sh"
+cp "$scen_file" "$stage/scenario/$scenario.sh"
+cp "$kmod_dir/kmod/cbtrep.ko" "$kmod_dir/selftest-kmod/cbtrep_selftest.ko" "$stage/lib/cbtrep/"
+if [ "$(id -u)" -eq 0 ]; then
+	mknod -m 600 "$stage/dev/console" c 5 1
+fi
+
+# In-tree modules: a fixed useful set plus the scenario's, with their dependencies,
+# decompressed (busybox cannot load .ko.xz) and indexed by depmod for the guest's modprobe.
+want="virtio_pci virtio_blk virtio_net brd loop ext4 $h_modules"
+mod_base=$kroot/lib/modules/$release
+mkdir -p "$stage/lib/modules/$release"
+# shellcheck disable=SC2086
+/sbin/modprobe -S "$release" -d "$kroot" --show-depends -a $want >"$run_dir/modules.txt" ||
+	kt_die "cannot resolve modules '$want' for $release"
+while read -r verb path _; do
+	[ "$verb" = insmod ] || continue
+	rel=${path#"$mod_base"/}
+	dst=$stage/lib/modules/$release/${rel%.xz}
+	[ -e "$dst" ] && continue
+	mkdir -p "$(dirname "$dst")"
+	case "$path" in
+	*.ko.xz) xz -dc "$path" >"$dst" ;;
+	*.ko.zst) zstd -qdc "$path" >"$dst" ;;
+	*) cp "$path" "$dst" ;;
+	esac
+done <"$run_dir/modules.txt"
+cp "$mod_base"/modules.order "$mod_base"/modules.builtin "$stage/lib/modules/$release/"
+[ -f "$mod_base/modules.builtin.modinfo" ] && cp "$mod_base/modules.builtin.modinfo" "$stage/lib/modules/$release/"
+/sbin/depmod -b "$stage" "$release"
+
+# Test binaries (@bins, relative to the build tree or absolute) go to /usr/bin; a dynamic
+# one brings its shared libraries and loader along.
+copy_with_libs() {
+	local src=$1 lib
+	cp "$src" "$stage/usr/bin/"
+	if ldd "$src" >/dev/null 2>&1; then
+		for lib in $(ldd "$src" | grep -o '/[^ ]*'); do
+			[ -e "$stage$lib" ] && continue
+			mkdir -p "$stage$(dirname "$lib")"
+			cp -L "$lib" "$stage$lib"
+		done
+	fi
+}
+for b in $h_bins; do
+	[[ "$b" == /* ]] || b=$KT_BUILD/$b
+	[ -x "$b" ] || kt_die "test binary $b is missing: build the project first (cmake --build)"
+	copy_with_libs "$b"
+done
+
+(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) >"$run_dir/initramfs.cpio"
+
+# --- boot -------------------------------------------------------------------------------
+net_args=()
+((net)) && net_args=(-nic user,model=virtio-net-pci)
+qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp "$smp" -m "$mem"
+	-nodefaults -no-user-config -display none -no-reboot
+	-serial "file:$log" -monitor none
+	-kernel "$kroot/boot/vmlinuz-$release" -initrd "$run_dir/initramfs.cpio"
+	-append "console=ttyS0 panic=-1 quiet $append"
+	"${drive_args[@]}" "${net_args[@]}")
+printf '%q ' "${qemu[@]}" >"$run_dir/qemu-cmdline.txt"
+kt_log "booting $release, scenario $scenario (timeout ${timeout}s, log $log)"
+start=$SECONDS
+set +e
+timeout --kill-after=10 "$timeout" "${qemu[@]}" </dev/null >"$run_dir/qemu.out" 2>&1
+qrc=$?
+set -e
+elapsed=$((SECONDS - start))
+
+# --- verdict ----------------------------------------------------------------------------
+why=
+if ((qrc == 124 || qrc == 137)); then
+	why="timeout after ${timeout}s"
+elif ((qrc != 0)); then
+	why="qemu exited with $qrc: $(tail -n3 "$run_dir/qemu.out" | tr '\n' ' ')"
+fi
+bad=$(grep -a -n -E 'BUG:|WARNING:|Oops|Call Trace|Kernel panic|UBSAN:|KASAN:|general protection fault' "$log" | head -n5 || true)
+if [ -n "$bad" ]; then
+	why="${why:+$why; }kernel log shows: $(echo "$bad" | head -n1)"
+fi
+failline=$(grep -a -o 'CBTREP-SCENARIO: FAIL.*' "$log" | head -n1 || true)
+if [ -n "$failline" ]; then
+	why="${why:+$why; }guest says: ${failline#CBTREP-SCENARIO: }"
+elif ! grep -a -q 'CBTREP-SCENARIO: PASS' "$log" && [ -z "$why" ]; then
+	why="no verdict line from the guest"
+fi
+if [ -z "$why" ]; then
+	host_verify || why="host_verify failed"
+fi
+((keep)) || rm -rf "$stage" "$run_dir/initramfs.cpio"
+
+if [ -n "$why" ]; then
+	echo "----- last 60 lines of $log -----" >&2
+	tail -n 60 "$log" >&2
+	echo "-----" >&2
+	kt_log "FAIL $scenario on $release after ${elapsed}s: $why"
+	kt_log "serial log kept at $log"
+	exit 1
+fi
+kt_log "PASS $scenario on $release in ${elapsed}s"
