@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config clang-format
     liburing-dev libaio-dev libssl-dev openssl liblz4-dev libxxhash-dev nlohmann-json3-dev catch2
-    qemu-system-x86 busybox-static cpio kmod xz-utils zstd e2fsprogs util-linux
+    qemu-system-x86 busybox-static cpio kmod xz-utils zstd e2fsprogs util-linux dwarves
     mingw-w64 binutils-mingw-w64-x86-64
     rsync iproute2 clang libclang-rt-14-dev
 )
