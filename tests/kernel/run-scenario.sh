@@ -122,10 +122,13 @@ for d in "${disks[@]}"; do
 	img=$run_dir/$name.img
 	export "DISK_$name=$img"
 	echo "DISK_$name=/dev/vd${letters:i:1}" >>"$guest_env"
-	drive_args+=(-drive "file=$img,format=raw,if=virtio,serial=$name,cache=writeback")
+	# The serial number names the disk inside the guest (guest-lib.sh's disk NAME).
+	drive_args+=(-drive "file=$img,format=raw,if=none,id=disk$i,cache=writeback"
+		-device "virtio-blk-pci,drive=disk$i,serial=$name")
 	i=$((i + 1))
 done
-((${#disks[@]})) && guest_modules="virtio_blk $guest_modules"
+((${#disks[@]})) && guest_modules="virtio_pci virtio_blk $guest_modules"
+((net)) && guest_modules="virtio_pci virtio_net $guest_modules"
 
 host_prepare || kt_die "host_prepare of $scenario failed"
 # Disks the hook did not make start out empty (sparse).
@@ -133,7 +136,6 @@ for d in "${disks[@]}"; do
 	img=$run_dir/${d%%:*}.img
 	[ -e "$img" ] || truncate -s "${d#*:}M" "$img"
 done
-echo "CBTREP_MODULES='$guest_modules'" >>"$guest_env"
 
 # --- initramfs --------------------------------------------------------------------------
 busybox=$(command -v busybox) || kt_die "busybox is missing (apt-get install busybox-static)"
@@ -173,6 +175,15 @@ done <"$run_dir/modules.txt"
 cp "$mod_base"/modules.order "$mod_base"/modules.builtin "$stage/lib/modules/$release/"
 [ -f "$mod_base/modules.builtin.modinfo" ] && cp "$mod_base/modules.builtin.modinfo" "$stage/lib/modules/$release/"
 /sbin/depmod -b "$stage" "$release"
+# The guest modprobes what the scenario needs, in order, skipping what this kernel has
+# built in (virtio_pci is a module on 6.1 and built in on 6.12).
+load=
+for m in $guest_modules; do
+	case " $load " in *" $m "*) continue ;; esac
+	/sbin/modprobe -S "$release" -d "$kroot" --show-depends "$m" | grep -q '^builtin ' && continue
+	load="$load $m"
+done
+echo "CBTREP_MODULES='${load# }'" >>"$guest_env"
 
 # Test binaries (@bins, relative to the build tree or absolute) go to /usr/bin; a dynamic
 # one brings its shared libraries and loader along.
@@ -207,6 +218,7 @@ qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp "$smp" -m "$mem"
 printf '%q ' "${qemu[@]}" >"$run_dir/qemu-cmdline.txt"
 kt_log "booting $release, scenario $scenario (timeout ${timeout}s, log $log)"
 start=$SECONDS
+: >"$log"
 set +e
 timeout --kill-after=10 "$timeout" "${qemu[@]}" </dev/null >"$run_dir/qemu.out" 2>&1
 qrc=$?

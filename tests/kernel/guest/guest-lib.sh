@@ -50,10 +50,18 @@ module_loaded() {
 	grep -q "^$1 " /proc/modules
 }
 
-# disk NAME: the device node of the extra disk the host attached as NAME.
+# disk NAME: the device node of the extra disk the host attached as NAME. Found by the
+# virtio serial number the host gave it (robust against probe order).
 disk() {
-	eval "_dev=\${DISK_$1:-}"
-	[ -n "$_dev" ] || fail "no disk named '$1' was attached (use --disk $1:SIZE or @disks)"
-	[ -b "$_dev" ] || fail "disk '$1' should be $_dev, which is not a block device"
-	echo "$_dev"
+	for _s in /sys/block/vd*/serial; do
+		[ -e "$_s" ] || continue
+		if [ "$(cat "$_s")" = "$1" ]; then
+			_dev=/dev/${_s#/sys/block/}
+			_dev=${_dev%/serial}
+			[ -b "$_dev" ] || fail "disk '$1' should be $_dev, which is not a block device"
+			echo "$_dev"
+			return 0
+		fi
+	done
+	fail "no disk named '$1' is attached (use --disk $1:MIB or # @disks: $1:MIB)"
 }
