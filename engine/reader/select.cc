@@ -1,0 +1,53 @@
+// Start-up probe: io_uring, then libaio, then pread. The notes record every rejection
+// with its reason so the daemon's log says why it runs on what it runs on.
+#include <stdexcept>
+
+#include "queued_reader.h"
+
+namespace cbtrep::reader
+{
+
+Selection open_reader(const std::string &path, const Options &opts)
+{
+    Selection sel;
+    const std::string &want = opts.backend;
+    if (want != "auto" && want != "io_uring" && want != "libaio" && want != "pread")
+        throw std::invalid_argument("reader: unknown backend \"" + want +
+                                    "\" (expected auto, io_uring, libaio or pread)");
+    auto attempt = [&](const char *name, auto &&make) -> bool {
+        if (want != "auto" && want != name)
+            return false;
+        try {
+            sel.reader = make();
+            return true;
+        } catch (const std::exception &e) {
+            if (want != "auto")
+                throw std::runtime_error(std::string("reader: backend ") + name +
+                                         " was configured but is unusable: " + e.what());
+            sel.notes.push_back(std::string(name) + " unavailable (" + e.what() +
+                                "), falling back");
+            return false;
+        }
+    };
+    bool ok = attempt("io_uring",
+                      [&] {
+                          std::string note;
+                          auto r = make_uring_reader(path, opts, note);
+                          if (!note.empty())
+                              sel.notes.push_back(note);
+                          return r;
+                      }) ||
+              attempt("libaio", [&] { return make_aio_reader(path, opts); }) ||
+              attempt("pread", [&] { return make_pread_reader(path, opts); });
+    if (!ok)
+        throw std::runtime_error("reader: no backend can read " + path);
+    sel.notes.push_back(
+        std::string("reader: using ") + backend_name(sel.reader->backend()) + " for " + path +
+        " (queue depth " +
+        std::to_string(sel.reader->backend() == Backend::pread ? 1 : opts.queue_depth) + ", " +
+        (sel.reader->direct() ? "O_DIRECT for aligned pieces" : "buffered") +
+        (want == "auto" ? ", probed)" : ", configured)"));
+    return sel;
+}
+
+} // namespace cbtrep::reader
