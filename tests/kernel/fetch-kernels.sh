@@ -120,6 +120,11 @@ if [ ! -e "$root/.unpacked" ]; then
 	rm -rf "$root"
 	mv "$root.tmp" "$root"
 	printf '%s\n' "${files[@]##*/}" >"$root/.unpacked"
+	# Packages in the build tree are not needed once unpacked (~200 MB per kernel); the
+	# shared cache keeps its copies for the next clone.
+	if [ "$debs" = "$kdir/debs" ]; then
+		rm -f "${files[@]}"
+	fi
 fi
 
 echo "$release" >"$kdir/$series.current.tmp"

@@ -185,8 +185,10 @@ for m in $guest_modules; do
 done
 echo "CBTREP_MODULES='${load# }'" >>"$guest_env"
 
-# Test binaries (@bins, relative to the build tree or absolute) go to /usr/bin; a dynamic
-# one brings its shared libraries and loader along.
+# Test binaries (@bins) go to /usr/bin. A bare name is a CMake target in
+# <build>/tests/kernel/guest-bin/ (brought up to date first, unless --no-prepare, when the
+# tree is configured); a path is relative to the build tree or absolute. A dynamic binary
+# brings its libraries along.
 copy_with_libs() {
 	local src=$1 lib
 	cp "$src" "$stage/usr/bin/"
@@ -199,9 +201,21 @@ copy_with_libs() {
 	fi
 }
 for b in $h_bins; do
-	[[ "$b" == /* ]] || b=$KT_BUILD/$b
-	[ -x "$b" ] || kt_die "test binary $b is missing: build the project first (cmake --build)"
-	copy_with_libs "$b"
+	case "$b" in
+	/*) path=$b ;;
+	*/*) path=$KT_BUILD/$b ;;
+	*)
+		path=$KT_BUILD/tests/kernel/guest-bin/$b
+		if ((prepare)) && [ -f "$KT_BUILD/CMakeCache.txt" ]; then
+			(
+				kt_lock cmake-build
+				cmake --build "$KT_BUILD" --target "$b" >"$run_dir/build-$b.log" 2>&1
+			) || kt_die "building $b failed (log: $run_dir/build-$b.log)"
+		fi
+		;;
+	esac
+	[ -x "$path" ] || kt_die "test binary $path is missing: configure and build first (cmake -S . -B build && cmake --build build)"
+	copy_with_libs "$path"
 done
 
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) >"$run_dir/initramfs.cpio"

@@ -2,10 +2,13 @@
  * Guest test helper: asks /dev/cbtrep-ctl for its version (CBT_IOC_VERSION) and checks the
  * ABI against the one this binary was built with; also checks that bad input is refused
  * with the documented errno. Exit 0 when all holds, 1 otherwise (with the reason).
+ *   cbtrep-ktest-ctl-version            the checks above, as the caller (root)
+ *   cbtrep-ktest-ctl-version --nobody   drops to uid/gid 65534; opening must fail (EACCES)
  * Linked statically so it runs in the busybox initramfs.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -27,14 +30,41 @@ static int expect_errno(int fd, unsigned long cmd, void *arg, int want, const ch
 	return 0;
 }
 
+/* The control device is root-only: an unprivileged user must not even open it. */
+static int check_nobody_denied(const char *path)
+{
+	int fd;
+
+	if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+		fprintf(stderr, "ctl_version: cannot drop to nobody: %s\n", strerror(errno));
+		return 1;
+	}
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		fprintf(stderr, "ctl_version: uid 65534 could open %s\n", path);
+		close(fd);
+		return 1;
+	}
+	if (errno != EACCES) {
+		fprintf(stderr, "ctl_version: open %s as nobody: %s, want EACCES\n", path,
+			strerror(errno));
+		return 1;
+	}
+	printf("uid 65534 is refused %s\n", path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *path = argc > 1 ? argv[1] : CBT_CTL_DEVICE_LINUX;
+	const char *path = CBT_CTL_DEVICE_LINUX;
 	struct cbt_ioc_version v = { .hdr = CBT_IOC_HDR_INIT(struct cbt_ioc_version) };
 	struct cbt_ioc_version bad = v;
 	int bad_count = 0;
-	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int fd;
 
+	if (argc > 1 && strcmp(argv[1], "--nobody") == 0)
+		return check_nobody_denied(path);
+	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "ctl_version: open %s: %s\n", path, strerror(errno));
 		return 1;

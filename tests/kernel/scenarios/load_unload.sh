@@ -1,6 +1,6 @@
 # Loads cbtrep.ko, checks its control device and version ioctl, unloads it and checks that
 # everything it registered is gone. Twice, so a leak on unload shows up as a failed reload.
-# @bins: tests/kernel/cbtrep-ktest-ctl-version
+# @bins: cbtrep-ktest-ctl-version
 
 for round in 1 2; do
 	echo "round $round"
@@ -12,6 +12,7 @@ for round in 1 2; do
 	[ "$mode" = 600 ] || fail "/dev/cbtrep-ctl has mode $mode, want 600"
 	[ "$owner" = 0:0 ] || fail "/dev/cbtrep-ctl is owned by $owner, want 0:0"
 	check "version ioctl answers the expected ABI" cbtrep-ktest-ctl-version
+	check "nobody cannot open /dev/cbtrep-ctl" cbtrep-ktest-ctl-version --nobody
 	check "misc device registered" grep -q ' cbtrep-ctl$' /proc/misc
 	unload_cbtrep
 	check_not "cbtrep gone from /proc/modules" module_loaded cbtrep
