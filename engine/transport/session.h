@@ -25,17 +25,9 @@
 
 #include "common/digest.h"
 #include "common/error.h"
+#include "transport/tls_config.h"
 
 namespace cbtrep::transport {
-
-// Certificates and keys are PEM files. server_name (client only) is the name the target's
-// certificate must carry (SAN DNS/IP or CN); empty means "the host passed to connect()".
-struct TlsConfig {
-    std::string ca_file;
-    std::string cert_file;
-    std::string key_file;
-    std::string server_name;
-};
 
 struct SessionOptions {
     std::chrono::milliseconds connect_timeout{10000};
