@@ -5,8 +5,6 @@
 #include <string>
 
 #include <lz4.h>
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 namespace cbtrep::codec
 {
@@ -22,12 +20,6 @@ const char *encoding_name(Encoding e)
         return "zero";
     }
     return "unknown";
-}
-
-Digest128 digest(std::span<const uint8_t> bytes)
-{
-    XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
-    return Digest128{h.low64, h.high64};
 }
 
 bool is_zero(std::span<const uint8_t> bytes)

@@ -12,6 +12,8 @@
 #include <span>
 #include <vector>
 
+#include "common/digest.h"
+
 namespace cbtrep::codec
 {
 
@@ -23,14 +25,12 @@ enum class Encoding : uint8_t {
 
 const char *encoding_name(Encoding e);
 
-struct Digest128 {
-    uint64_t low = 0;
-    uint64_t high = 0;
-    bool operator==(const Digest128 &) const = default;
-};
-
-// XXH3-128 of bytes.
-Digest128 digest(std::span<const uint8_t> bytes);
+// The wire digest (XXH3-128, engine/common/digest.h).
+using Digest128 = cbtrep::Digest;
+inline Digest128 digest(std::span<const uint8_t> bytes)
+{
+    return cbtrep::xxh3_128(bytes);
+}
 
 // True when every byte is zero (word-at-a-time; the common case of non-zero data exits early).
 bool is_zero(std::span<const uint8_t> bytes);

@@ -116,7 +116,7 @@ TEST_CASE("codec: decode rejects a flipped payload byte and a wrong digest", "[c
     bad.payload[bad.payload.size() / 2] ^= 0x55;
     CHECK_THROWS(decode(bad.encoding, 0, bad.length, bad.payload, bad.digest, out));
     Digest128 wrong = c.digest;
-    wrong.low ^= 1;
+    wrong[0] ^= 1;
     CHECK_THROWS_WITH(decode(c.encoding, 0, c.length, c.payload, wrong, out),
                       Catch::Contains("digest mismatch"));
     CHECK_THROWS(decode(Encoding::raw, 0, c.length, c.payload, c.digest, out));

@@ -1,0 +1,82 @@
+// cbtrepd configuration: one JSON file per daemon (nlohmann/json), validated up front.
+// Every problem is reported as "<file>: <key path>: <what is wrong>", e.g.
+//   /etc/cbtrep/cbtrepd.json: devices[0].target.port: must be an integer 1..65535
+// docs/engine.md lists every key with its default.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cbtrep::config
+{
+
+// A configuration error; what() already names the file and the key.
+class ConfigError : public std::runtime_error
+{
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+struct SourceConfig {
+    std::string type;       // "file" | "kernel"
+    std::string path;       // file: journal stream file
+    std::string cursor;     // file: cursor state file ("" = path + ".cursor")
+    std::string bitmap_dir; // file: bitmap dumps ("" = path + ".bitmaps")
+    bool follow = false;    // file: wait for the stream to grow instead of stopping at its end
+    std::string ctl = "/dev/cbtrep-ctl"; // kernel: control device
+};
+
+struct TargetConfig {
+    std::string host;
+    uint16_t port = 0;
+    std::string replica;     // replica name on the target
+    std::string server_name; // "" = host
+};
+
+enum class InitialSync { auto_, always, never };
+
+struct DeviceConfig {
+    std::string name;   // device name (tracker name; status file name)
+    std::string device; // block device or image read for META/DIRTY/GAP and initial sync
+    SourceConfig source;
+    TargetConfig target;
+    InitialSync initial_sync = InitialSync::auto_;
+    bool exit_when_drained = false; // stop once the source has nothing left (imports, tests)
+};
+
+struct RetryConfig {
+    std::vector<std::chrono::milliseconds> steps; // default 1, 2, 4, 8, 10 s
+    std::chrono::milliseconds steady{std::chrono::minutes(30)};
+    double jitter = 0.1;
+};
+
+struct Config {
+    std::string path; // where it was loaded from
+    std::string status_dir = "/run/cbtrep";
+    std::string metrics_listen = "127.0.0.1";
+    uint16_t metrics_port = 0; // 0 = no metrics endpoint
+    std::string log_level = "info";
+    std::string tls_ca, tls_cert, tls_key;
+    uint64_t max_inflight_bytes = 256ull << 20;
+    uint32_t chunk_bytes = 256 * 1024;
+    bool compress = true;
+    int lz4_acceleration = 1;
+    unsigned threads = 1;                    // batch preparation (read + compress) threads
+    uint32_t window = 8;                     // batches in flight on the wire
+    uint64_t sync_batch_bytes = 64ull << 20; // device bytes per initial-sync / resync batch
+    std::chrono::milliseconds io_timeout{60000};
+    std::string reader_backend = "auto";
+    unsigned queue_depth = 32;
+    bool direct_io = true;
+    RetryConfig retry;
+    std::vector<DeviceConfig> devices;
+};
+
+// Parses and validates; throws ConfigError.
+Config parse(const std::string &json_text, const std::string &origin);
+Config load(const std::string &path);
+
+} // namespace cbtrep::config
