@@ -14,7 +14,7 @@
 #   --no-prepare         skip fetch-kernels/build-kmod (ctest runs them once as a fixture)
 #   --keep               keep the packed initramfs and its staging tree
 # Verdict: fails without a "CBTREP-SCENARIO: PASS" line, on a FAIL line, on timeout, or when
-# the serial log shows a kernel BUG/WARNING/Oops/Call Trace/panic. Everything of the run,
+# the kernel log shows BUG/WARNING/Oops/Call Trace/panic/hung task/RCU stall. Everything of the run,
 # serial.log and the extra disks included, stays in <build>/kernel-runs/NAME-<release>/.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -227,7 +227,7 @@ qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp "$smp" -m "$mem"
 	-nodefaults -no-user-config -display none -no-reboot
 	-serial "file:$log" -monitor none
 	-kernel "$kroot/boot/vmlinuz-$release" -initrd "$run_dir/initramfs.cpio"
-	-append "console=ttyS0 panic=-1 quiet $append"
+	-append "console=ttyS0 panic=-1 quiet printk.time=1 $append"
 	"${drive_args[@]}" "${net_args[@]}")
 printf '%q ' "${qemu[@]}" >"$run_dir/qemu-cmdline.txt"
 kt_log "booting $release, scenario $scenario (timeout ${timeout}s, log $log)"
@@ -246,7 +246,12 @@ if ((qrc == 124 || qrc == 137)); then
 elif ((qrc != 0)); then
 	why="qemu exited with $qrc: $(tail -n3 "$run_dir/qemu.out" | tr '\n' ' ')"
 fi
-bad=$(grep -a -n -E 'BUG:|WARNING:|Oops|Call Trace|Kernel panic|UBSAN:|KASAN:|general protection fault' "$log" | head -n5 || true)
+# Only kernel lines count (printk.time=1 stamps them, also in the dmesg dump), so a test
+# tool that prints "WARNING:" to the console does not fail a run; a stamp anywhere in the
+# line still matches when user output and a kernel message share a line.
+bad_re='BUG:|WARNING:|Oops|Call Trace|Kernel panic|UBSAN:|KASAN:|general protection fault'
+bad_re="$bad_re|INFO: task .* blocked for more than|detected stalls"
+bad=$(grep -a -n -E "\\[ *[0-9]+\\.[0-9]+\\].*($bad_re)" "$log" | head -n5 || true)
 if [ -n "$bad" ]; then
 	why="${why:+$why; }kernel log shows: $(echo "$bad" | head -n1)"
 fi
