@@ -36,8 +36,7 @@ static long cbtrep_ioc_version(void __user *uarg)
 	return 0;
 }
 
-static long cbtrep_ctl_ioctl(struct file *file, unsigned int cmd,
-			     unsigned long arg)
+static long cbtrep_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
 
@@ -76,8 +75,7 @@ static int __init cbtrep_init(void)
 		pr_err("cannot register /dev/%s: %d\n", cbtrep_ctl_dev.name, ret);
 		return ret;
 	}
-	pr_info("loaded, version %s, ABI %u\n", CBTREP_MODULE_VERSION,
-		CBT_ABI_VERSION);
+	pr_info("loaded, version %s, ABI %u\n", CBTREP_MODULE_VERSION, CBT_ABI_VERSION);
 	return 0;
 }
 
