@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one door between the WDM glue and the shared tracking core (core/).
+ *
+ * The glue (pnp.c, io.c, control.c, persist.c) never touches bitmaps, journals, modes,
+ * batches or tags: it calls these functions, which translate to the core's API and run
+ * the core under the Windows OS layer (os_win.h). Contracts the glue relies on:
+ *   - cbt_track_write_begin() runs BEFORE the write is passed down, marks the bitmap and
+ *     (DATA mode) copies the data; it returns a per-write cookie, or NULL when the write
+ *     can only be covered by the bitmap (the core has then degraded and said why).
+ *   - cbt_track_write_end() runs from the completion routine, at IRQL <= DISPATCH_LEVEL:
+ *     ok means "completed successfully and in full"; otherwise the range stays dirty in
+ *     the bitmap and is never journalled as done.
+ *   - Errors are negative errno values as in include/cbtrep/ioctl.h; control.c turns them
+ *     into NTSTATUS once, at the IOCTL boundary.
+ */
+#ifndef CBT_WF_TRACK_H
+#define CBT_WF_TRACK_H
+
+#include "driver.h"
+
+/* Kinds of change the I/O path reports (mirrors enum cbt_rec_type where one exists). */
+enum cbt_change {
+	CBT_CHANGE_WRITE = 1,
+	CBT_CHANGE_DISCARD = 2,
+};
+
+/* Write/discard path. @off/@len are bytes relative to the disk, already validated. */
+void *cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off,
+			    ULONGLONG len, const void *data, ULONG rec_flags);
+void cbt_track_write_end(struct cbt_track *t, void *cookie, BOOLEAN ok);
+
+/* A change we could not describe (malformed request that the disk accepted, writes that
+ * happen below us): state becomes resync-required with @reason. */
+void cbt_track_resync_required(struct cbt_track *t, ULONG reason);
+
+/* Readiness for WAIT of the device attached as @name (CBT_READY_* bits in *ready);
+ * 0 or -ENOENT. Callable at DISPATCH_LEVEL (the WAIT queue scan runs in a DPC). */
+int cbt_track_ready_by_name(const char *name, ULONG *ready);
+
+/* Control operations, PASSIVE_LEVEL. @io is the METHOD_BUFFERED system buffer holding the
+ * request struct (already header-checked by control.c); @out_len its output capacity;
+ * *info receives the number of bytes to return. */
+int cbt_track_ioctl(unsigned int nr, void *io, ULONG out_len, ULONG_PTR *info);
+
+/* Device lifetime. */
+void cbt_track_device_gone(struct cbt_filter *f, BOOLEAN surprise);
+void cbt_track_shutdown_all(void); /* last-chance shutdown: save bitmaps, headers clean */
+
+#endif
