@@ -1,0 +1,341 @@
+#include "applier.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <lz4.h>
+
+#include "common/digest.h"
+#include "common/log.h"
+
+namespace cbtrep::target {
+namespace {
+
+uint64_t now_ns()
+{
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+}
+
+std::string hex(const uint8_t *p, size_t n)
+{
+    static const char *digits = "0123456789abcdef";
+    std::string s;
+    for (size_t i = 0; i < n; i++) {
+        s += digits[p[i] >> 4];
+        s += digits[p[i] & 15];
+    }
+    return s;
+}
+
+} // namespace
+
+Applier::Applier(ReplicaSpec spec, const std::string &state_dir, size_t stage_bytes)
+    : spec_(std::move(spec)), state_dir_(state_dir),
+      stage_limit_(std::max<size_t>(stage_bytes, CBT_WIRE_MAX_EXTENT))
+{
+}
+
+void Applier::open(uint64_t source_bytes)
+{
+    if (replica_ && !needs_recovery_)
+        return;
+    if (!replica_) {
+        uint64_t create = spec_.create_bytes ? spec_.create_bytes
+                          : spec_.create_from_source ? source_bytes
+                                                     : 0;
+        replica_ = std::make_unique<ReplicaFile>(spec_.path, create);
+        state_file_ = std::make_unique<StateFile>(state_dir_ + "/" + spec_.name + ".state");
+        undo_ = std::make_unique<UndoLog>(state_dir_ + "/" + spec_.name + ".undo");
+        if (!state_file_->load(state_)) {
+            state_ = new_state(replica_->size());
+            state_file_->save(state_);
+            log_info("replica ", spec_.name, ": new, ", replica_->size(), " bytes at ",
+                     spec_.path, ", id ", hex(state_.replica_id, 16));
+        }
+    }
+    UndoLog::Recovery r = undo_->recover(*replica_, state_.applied_seq);
+    needs_recovery_ = false;
+    if (r.rolled_back)
+        log_warn("replica ", spec_.name, ": rolled back uncommitted batch ", r.batch_id,
+                 " (seq ", r.first_seq, "..", r.last_seq, ", ", r.records,
+                 " undo records); replica is at seq ", state_.applied_seq);
+    else if (r.found)
+        log_info("replica ", spec_.name, ": batch ", r.batch_id,
+                 " in the undo log was already committed; log emptied");
+    log_info("replica ", spec_.name, ": applied seq ", state_.applied_seq, " (batch ",
+             state_.applied_batch_id, "), consistent seq ", state_.consistent_seq);
+}
+
+void Applier::check_or_bind_device(const uint8_t (&device_id)[16])
+{
+    bool zero_new = cbt_wire_id_zero(device_id, 16);
+    bool zero_old = cbt_wire_id_zero(state_.device_id, 16);
+    if (zero_new)
+        return; // source cannot tell who it is: nothing to compare
+    if (zero_old) {
+        std::memcpy(state_.device_id, device_id, 16);
+        state_file_->save(state_);
+        log_info("replica ", spec_.name, ": bound to source device ", hex(device_id, 16));
+        return;
+    }
+    if (std::memcmp(state_.device_id, device_id, 16) != 0)
+        throw ApplyError(cat("replica '", spec_.name, "' belongs to source device ",
+                             hex(state_.device_id, 16), ", not ", hex(device_id, 16)),
+                         CBT_WERR_IDENTITY, true);
+}
+
+void Applier::fail_io(const Error &e, const char *what)
+{
+    int err = e.errno_value();
+    if (err == ENOSPC || err == EDQUOT)
+        throw ApplyError(cat("replica '", spec_.name, "': disk full while ", what, ": ",
+                             e.what()),
+                         CBT_WERR_DISK_FULL, false);
+    throw ApplyError(cat("replica '", spec_.name, "': ", what, ": ", e.what()), CBT_WERR_IO,
+                     false);
+}
+
+bool Applier::begin(const cbt_wire_batch_begin &b)
+{
+    if (in_batch_)
+        throw ApplyError("BATCH_BEGIN inside a batch", CBT_WERR_PROTOCOL, false);
+    if (needs_recovery_) {
+        try {
+            open();
+        } catch (const Error &e) {
+            fail_io(e, "rolling back an earlier batch");
+        }
+    }
+    uint64_t applied = state_.applied_seq;
+    duplicate_ = false;
+    if (applied && b.last_seq <= applied) {
+        duplicate_ = true;
+    } else if (applied && b.first_seq <= applied) {
+        throw ApplyError(cat("batch ", b.batch_id, " (seq ", b.first_seq, "..", b.last_seq,
+                             ") overlaps the applied range ending at ", applied),
+                         CBT_WERR_SEQUENCE, true);
+    } else if (applied && b.first_seq != applied + 1 && !(b.flags & CBT_WB_SEQ_JUMP)) {
+        throw ApplyError(cat("batch ", b.batch_id, " starts at seq ", b.first_seq,
+                             " but the replica is at ", applied,
+                             ": records are missing, resync required"),
+                         CBT_WERR_SEQUENCE, true);
+    }
+    batch_ = b;
+    in_batch_ = true;
+    got_extents_ = got_tags_ = 0;
+    got_bytes_ = got_payload_ = 0;
+    last_tag_.reset();
+    staged_.clear();
+    stage_used_ = 0;
+    if (!duplicate_) {
+        try {
+            undo_->begin(b.batch_id, b.first_seq, b.last_seq);
+        } catch (const Error &e) {
+            in_batch_ = false;
+            fail_io(e, "starting the undo log");
+        }
+    }
+    return !duplicate_;
+}
+
+void Applier::extent(const cbt_wire_extent &e, std::span<const uint8_t> payload)
+{
+    if (!in_batch_)
+        throw ApplyError("EXTENT outside a batch", CBT_WERR_PROTOCOL, false);
+    if (e.index != got_extents_ || got_extents_ >= batch_.nr_extents)
+        throw ApplyError(cat("batch ", batch_.batch_id, ": extent index ", e.index, ", expected ",
+                             got_extents_, " of ", batch_.nr_extents),
+                         CBT_WERR_PROTOCOL, false);
+    if (e.seq && (e.seq < batch_.first_seq || e.seq > batch_.last_seq))
+        throw ApplyError(cat("batch ", batch_.batch_id, ": extent seq ", e.seq, " outside ",
+                             batch_.first_seq, "..", batch_.last_seq),
+                         CBT_WERR_PROTOCOL, false);
+    // The frame validator checked bounds against the replica already; this is the
+    // applier's own guard, independent of the caller.
+    if (int err = cbt_wire_extent_check(&e, static_cast<uint32_t>(payload.size()),
+                                        replica_->size()))
+        throw ApplyError(cat("batch ", batch_.batch_id, ": extent ", e.index, ": ",
+                             cbt_wire_err_str(err)),
+                         CBT_WERR_PROTOCOL, false);
+    ++got_extents_;
+    got_bytes_ += e.length;
+    got_payload_ += payload.size();
+    if (duplicate_)
+        return;
+
+    Staged s{e.offset, e.length, CBT_WE_RAW, 0};
+    if (e.encoding == CBT_WE_ZERO || e.encoding == CBT_WE_DISCARD) {
+        s.encoding = e.encoding;
+    } else {
+        if (stage_used_ + e.length > stage_limit_)
+            flush();
+        if (stage_.size() < stage_limit_)
+            stage_.resize(stage_limit_);
+        uint8_t *dst = stage_.data() + stage_used_;
+        if (e.encoding == CBT_WE_RAW) {
+            std::memcpy(dst, payload.data(), e.length);
+        } else {
+            int n = LZ4_decompress_safe(reinterpret_cast<const char *>(payload.data()),
+                                        reinterpret_cast<char *>(dst),
+                                        static_cast<int>(payload.size()),
+                                        static_cast<int>(e.length));
+            if (n < 0 || static_cast<uint64_t>(n) != e.length)
+                throw ApplyError(cat("batch ", batch_.batch_id, ": extent ", e.index, " at ",
+                                     e.offset, ": ", cbt_wire_err_str(CBT_WIRE_E_DECOMPRESS)),
+                                 CBT_WERR_PROTOCOL, false);
+        }
+        Digest d = xxh3_128(dst, e.length);
+        if (std::memcmp(d.data(), e.digest, sizeof(e.digest)) != 0)
+            throw ApplyError(cat("batch ", batch_.batch_id, ": extent ", e.index, " at byte ",
+                                 e.offset, " (", e.length, " bytes): ",
+                                 cbt_wire_err_str(CBT_WIRE_E_DIGEST)),
+                             CBT_WERR_DIGEST, false);
+        s.buf_off = stage_used_;
+        stage_used_ += e.length;
+    }
+    staged_.push_back(s);
+}
+
+void Applier::tag(const cbt_wire_tag &t)
+{
+    if (!in_batch_)
+        throw ApplyError("TAG outside a batch", CBT_WERR_PROTOCOL, false);
+    if (t.index != got_tags_ || got_tags_ >= batch_.nr_tags)
+        throw ApplyError(cat("batch ", batch_.batch_id, ": tag index ", t.index, ", expected ",
+                             got_tags_, " of ", batch_.nr_tags),
+                         CBT_WERR_PROTOCOL, false);
+    if (t.seq < batch_.first_seq || t.seq > batch_.last_seq)
+        throw ApplyError(cat("batch ", batch_.batch_id, ": tag seq ", t.seq, " outside the batch"),
+                         CBT_WERR_PROTOCOL, false);
+    ++got_tags_;
+    last_tag_ = t;
+}
+
+void Applier::flush()
+{
+    if (staged_.empty())
+        return;
+    try {
+        // Old bytes first, durably; only then may the replica change.
+        for (const Staged &s : staged_)
+            undo_->save(*replica_, s.offset, s.length);
+        undo_->sync();
+    } catch (const Error &e) {
+        fail_io(e, "saving undo data");
+    }
+    try {
+        for (const Staged &s : staged_) {
+            if (s.encoding == CBT_WE_RAW)
+                replica_->write(s.offset, std::span(stage_.data() + s.buf_off, s.length));
+            else
+                replica_->zero(s.offset, s.length, s.encoding == CBT_WE_DISCARD);
+        }
+    } catch (const Error &e) {
+        fail_io(e, "writing");
+    }
+    staged_.clear();
+    stage_used_ = 0;
+}
+
+cbt_wire_ack Applier::end(const cbt_wire_batch_end &e)
+{
+    if (!in_batch_)
+        throw ApplyError("BATCH_END outside a batch", CBT_WERR_PROTOCOL, false);
+    if (e.batch_id != batch_.batch_id || e.nr_extents != got_extents_ ||
+        got_extents_ != batch_.nr_extents || e.nr_tags != got_tags_ ||
+        got_tags_ != batch_.nr_tags || e.total_bytes != got_bytes_ ||
+        got_bytes_ != batch_.total_bytes || e.payload_bytes != got_payload_)
+        throw ApplyError(cat("batch ", batch_.batch_id, ": ", cbt_wire_err_str(CBT_WIRE_E_TOTALS),
+                             " (extents ", got_extents_, "/", batch_.nr_extents, "/",
+                             e.nr_extents, ", tags ", got_tags_, "/", batch_.nr_tags, "/",
+                             e.nr_tags, ", bytes ", got_bytes_, "/", batch_.total_bytes, "/",
+                             e.total_bytes, ")"),
+                         CBT_WERR_PROTOCOL, false);
+    cbt_wire_ack ack{};
+    ack.batch_id = batch_.batch_id;
+    if (duplicate_) {
+        in_batch_ = false;
+        ack.last_seq = state_.applied_seq;
+        ack.flags = CBT_WA_DUPLICATE;
+        ack.applied_ns = state_.commit_ns;
+        return ack;
+    }
+    flush();
+    try {
+        replica_->sync();
+    } catch (const Error &e2) {
+        fail_io(e2, "syncing");
+    }
+    ack.last_seq = batch_.last_seq;
+    ack.applied_ns = now_ns();
+    commit(ack);
+    return ack;
+}
+
+void Applier::commit(const cbt_wire_ack &ack)
+{
+    StateRecord next = state_;
+    next.applied_seq = batch_.last_seq;
+    next.applied_batch_id = batch_.batch_id;
+    next.commit_ns = ack.applied_ns;
+    next.batches++;
+    next.bytes += got_bytes_;
+    if (batch_.flags & CBT_WB_CONSISTENT) {
+        next.consistent_seq = batch_.last_seq;
+        next.consistent_batch_id = batch_.batch_id;
+        next.flags |= kStateConsistent;
+    } else {
+        next.flags &= ~kStateConsistent;
+    }
+    if (last_tag_) {
+        next.tag_id = last_tag_->tag_id;
+        next.tag_ns = last_tag_->timestamp_ns;
+        next.tag_seq = last_tag_->seq;
+        next.tag_flags = last_tag_->flags;
+        std::memcpy(next.tag_name, last_tag_->name, sizeof(next.tag_name));
+    }
+    try {
+        state_file_->save(next);
+    } catch (const Error &e) {
+        fail_io(e, "committing the state file");
+    }
+    // Committed: from here on a crash keeps this batch (recovery sees applied_seq).
+    state_ = next;
+    in_batch_ = false;
+    try {
+        undo_->clear();
+    } catch (const Error &e) {
+        log_warn("replica ", spec_.name, ": ", e.what(), " (harmless: batch already committed)");
+    }
+    if (last_tag_)
+        log_info("replica ", spec_.name, ": reached tag '", last_tag_->name, "' (id ",
+                 last_tag_->tag_id, last_tag_->flags & CBT_TAG_APP_CONSISTENT
+                                        ? ", app-consistent)"
+                                        : ", crash-consistent)",
+                 " at seq ", last_tag_->seq);
+}
+
+void Applier::abort() noexcept
+{
+    if (!in_batch_)
+        return;
+    in_batch_ = false;
+    staged_.clear();
+    stage_used_ = 0;
+    if (duplicate_)
+        return;
+    try {
+        size_t n = undo_->rollback(*replica_);
+        log_warn("replica ", spec_.name, ": batch ", batch_.batch_id, " abandoned, ", n,
+                 " undo records played back; replica stays at seq ", state_.applied_seq);
+    } catch (const std::exception &e) {
+        // The undo log is still on disk: recovery runs again before the next batch.
+        needs_recovery_ = true;
+        log_error("replica ", spec_.name, ": rolling back batch ", batch_.batch_id,
+                  " failed: ", e.what(), "; will retry before the next batch");
+    }
+}
+
+} // namespace cbtrep::target

@@ -1,0 +1,110 @@
+// Applies batches to one replica in sequence order, durably, never leaving a half-applied
+// batch visible after a crash:
+//
+//   begin   sequence check (duplicate → acknowledged without applying; gap → fatal),
+//           undo log BEGIN
+//   extent  decoded (lz4) into a bounded staging buffer, digest checked, then staged;
+//           a full buffer is flushed: undo records of the old bytes, undo fdatasync,
+//           then the replica writes (pwrite, in order, so overlapping extents keep
+//           journal order)
+//   end     totals cross-checked, flush, replica fdatasync, state file committed
+//           (atomic rename), undo log emptied → the ACK may be sent
+//   abort   any failure: the undo log is played backwards, the replica is back where
+//           the last committed batch left it
+//
+// Every check that needs no replica I/O happens before the extent touches anything.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <cbtrep/wire.h>
+
+#include "common/error.h"
+#include "target/replica_file.h"
+#include "target/state_file.h"
+#include "target/undo_log.h"
+
+namespace cbtrep::target {
+
+// A failure to report to the client as an ERROR frame.
+class ApplyError : public Error {
+public:
+    ApplyError(const std::string &what, uint32_t code, bool fatal)
+        : Error(what, !fatal), code_(code)
+    {
+    }
+    uint32_t code() const noexcept { return code_; } // enum cbt_wire_error_code
+
+private:
+    uint32_t code_;
+};
+
+struct ReplicaSpec {
+    std::string name;
+    std::string path;
+    uint64_t create_bytes = 0;                // create a sparse image of this size if absent
+    bool create_from_source = false;          // ... or of the source's size at first HELLO
+    std::vector<std::string> allowed_clients; // certificate CN/SAN names; "*" = any
+};
+
+class Applier {
+public:
+    Applier(ReplicaSpec spec, const std::string &state_dir, size_t stage_bytes = 16u << 20);
+
+    const ReplicaSpec &spec() const noexcept { return spec_; }
+    bool is_open() const noexcept { return replica_ != nullptr; }
+    // Opens the replica (creating it with create_bytes, or with source_bytes when
+    // create_from_source), loads or creates the state, and rolls back an uncommitted batch
+    // left in the undo log.
+    void open(uint64_t source_bytes = 0);
+    const StateRecord &state() const noexcept { return state_; }
+    uint64_t replica_bytes() const noexcept { return replica_ ? replica_->size() : 0; }
+    // Binds the replica to a source device identity (first HELLO) or checks it matches.
+    void check_or_bind_device(const uint8_t (&device_id)[16]);
+
+    // Returns false when the batch was applied before (acknowledge, do not apply).
+    bool begin(const cbt_wire_batch_begin &b);
+    void extent(const cbt_wire_extent &e, std::span<const uint8_t> payload);
+    void tag(const cbt_wire_tag &t);
+    cbt_wire_ack end(const cbt_wire_batch_end &e);
+    // Rolls back the batch in progress, if any. Never throws; logs instead.
+    void abort() noexcept;
+    bool in_batch() const noexcept { return in_batch_; }
+
+private:
+    struct Staged {
+        uint64_t offset;
+        uint64_t length;
+        uint16_t encoding; // RAW (bytes in stage_) or ZERO/DISCARD
+        size_t buf_off;
+    };
+    void flush();
+    void commit(const cbt_wire_ack &ack);
+    [[noreturn]] void fail_io(const Error &e, const char *what);
+
+    ReplicaSpec spec_;
+    std::string state_dir_;
+    size_t stage_limit_;
+    std::unique_ptr<ReplicaFile> replica_;
+    std::unique_ptr<UndoLog> undo_;
+    std::unique_ptr<StateFile> state_file_;
+    StateRecord state_{};
+    bool needs_recovery_ = false;
+
+    bool in_batch_ = false;
+    bool duplicate_ = false;
+    cbt_wire_batch_begin batch_{};
+    uint32_t got_extents_ = 0, got_tags_ = 0;
+    uint64_t got_bytes_ = 0, got_payload_ = 0;
+    std::optional<cbt_wire_tag> last_tag_;
+    std::vector<uint8_t> stage_;
+    size_t stage_used_ = 0;
+    std::vector<Staged> staged_;
+};
+
+} // namespace cbtrep::target
