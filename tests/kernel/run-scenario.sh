@@ -13,6 +13,7 @@
 #   --build-dir DIR      build tree (default <repo>/build or $CBTREP_BUILD_DIR)
 #   --no-prepare         skip fetch-kernels/build-kmod (ctest runs them once as a fixture)
 #   --keep               keep the packed initramfs and its staging tree
+#   --interactive        console on this terminal, and a guest shell after the scenario
 # Verdict: fails without a "CBTREP-SCENARIO: PASS" line, on a FAIL line, on timeout, or when
 # the kernel log shows BUG/WARNING/Oops/Call Trace/panic/hung task/RCU stall. Everything of the run,
 # serial.log and the extra disks included, stays in <build>/kernel-runs/NAME-<release>/.
@@ -29,6 +30,7 @@ mem=1024
 append=
 prepare=1
 keep=0
+interactive=0
 while (($#)); do
 	case "$1" in
 	--kernel) series=$2; shift 2 ;;
@@ -42,7 +44,8 @@ while (($#)); do
 	--build-dir) kt_set_build "$2"; shift 2 ;;
 	--no-prepare) prepare=0; shift ;;
 	--keep) keep=1; shift ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	--interactive) interactive=1; shift ;;
+	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
 	*) kt_die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -109,6 +112,7 @@ trap 'host_cleanup || true' EXIT
 	echo "CBTREP_RELEASE='$release'"
 	echo "CBTREP_SERIES='$series'"
 	echo "CBTREP_NET='$net'"
+	echo "CBTREP_INTERACTIVE='$interactive'"
 } >"$guest_env"
 guest_modules=$h_modules
 drive_args=()
@@ -222,10 +226,12 @@ done
 
 # --- boot -------------------------------------------------------------------------------
 net_args=()
-((net)) && net_args=(-nic user,model=virtio-net-pci)
+((net)) && net_args=(-nic "user,model=virtio-net-pci")
+serial=file:$log
+((interactive)) && serial=mon:stdio
 qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp "$smp" -m "$mem"
 	-nodefaults -no-user-config -display none -no-reboot
-	-serial "file:$log" -monitor none
+	-serial "$serial" -monitor none
 	-kernel "$kroot/boot/vmlinuz-$release" -initrd "$run_dir/initramfs.cpio"
 	-append "console=ttyS0 panic=-1 quiet printk.time=1 $append"
 	"${drive_args[@]}" "${net_args[@]}")
@@ -234,8 +240,14 @@ kt_log "booting $release, scenario $scenario (timeout ${timeout}s, log $log)"
 start=$SECONDS
 : >"$log"
 set +e
-timeout --kill-after=10 "$timeout" "${qemu[@]}" </dev/null >"$run_dir/qemu.out" 2>&1
-qrc=$?
+if ((interactive)); then
+	# The console on this terminal, copied to the log so the verdict still works.
+	"${qemu[@]}" 2>"$run_dir/qemu.out" | tee "$log"
+	qrc=${PIPESTATUS[0]}
+else
+	timeout --kill-after=10 "$timeout" "${qemu[@]}" </dev/null >"$run_dir/qemu.out" 2>&1
+	qrc=$?
+fi
 set -e
 elapsed=$((SECONDS - start))
 

@@ -1,12 +1,12 @@
 # Host side of net_hostloop.sh: a busybox httpd on 127.0.0.1 serving one token file.
 
 host_prepare() {
-	local port try
+	local port
 	HOST_TOKEN="net-$$-$RANDOM"
 	mkdir -p "$RUN_DIR/www"
 	echo "$HOST_TOKEN" >"$RUN_DIR/www/token.txt"
 	# A random free port: ctest may run this scenario for two kernels at once.
-	for try in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		port=$((20000 + RANDOM % 20000))
 		busybox httpd -f -p "127.0.0.1:$port" -h "$RUN_DIR/www" &
 		HTTPD_PID=$!
