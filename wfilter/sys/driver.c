@@ -9,6 +9,7 @@
  * filter still loads and passes I/O through.
  */
 #include "driver.h"
+#include "track.h"
 
 struct cbt_global cbt_g;
 
@@ -132,6 +133,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg)
 		return STATUS_SUCCESS;
 	}
 
+	cbt_track_init();
 	st = cbt_control_create(driver);
 	if (!NT_SUCCESS(st))
 		cbt_log("control device unavailable (0x%08x): tracking cannot be controlled", st);

@@ -58,7 +58,10 @@ struct cbt_filter {
 	BOOLEAN have_number;
 	ULONG disk_number; /* IOCTL_STORAGE_GET_DEVICE_NUMBER */
 	ULONGLONG disk_bytes; /* IOCTL_DISK_GET_LENGTH_INFO */
-	ULONG sector_size; /* IOCTL_DISK_GET_DRIVE_GEOMETRY_EX, 512 if unknown */
+	ULONG sector_size; /* IOCTL_DISK_GET_DRIVE_GEOMETRY, 512 if unknown */
+	/* partmgr is below us: we are not first in UpperFilters and partition I/O, which
+	 * enters the stack under partmgr, would bypass us. Attach is refused then. */
+	BOOLEAN above_partmgr;
 
 	/*
 	 * Tracking. @track is set by attach and cleared by detach; the write path takes a

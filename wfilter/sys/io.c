@@ -25,11 +25,10 @@
 struct cbt_wctx {
 	struct cbt_filter *f;
 	struct cbt_track *t;
-	void *cookie; /* from cbt_track_write_begin, NULL when bitmap only */
 	ULONG_PTR expect; /* bytes a complete write reports in IoStatus.Information */
 	ULONG reason; /* opaque requests: why a success forces a resync */
-	int nr_cookies; /* DSM requests journal one change per range */
-	void *cookies[]; /* DSM only */
+	int nr; /* changes in w[]: 1 for a write, one per range for a DSM request */
+	struct cbt_wio w[];
 };
 
 /* Completion for writes passed down untracked: only the in-flight count. */
@@ -97,13 +96,26 @@ static NTSTATUS write_done(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx)
 	UNREFERENCED_PARAMETER(dev);
 	if (irp->PendingReturned)
 		IoMarkIrpPending(irp);
-	cbt_track_write_end(w->t, w->cookie, ok);
+	cbt_track_write_end(w->t, &w->w[0], ok);
 	track_put(f);
 	ExFreePoolWithTag(w, CBT_POOL_TAG);
 	IoReleaseRemoveLock(&f->remove_lock, irp);
 	if (ok)
 		cbt_control_notify_data(f);
 	return STATUS_CONTINUE_COMPLETION;
+}
+
+static struct cbt_wctx *wctx_alloc(struct cbt_filter *f, struct cbt_track *t, int n)
+{
+	SIZE_T size = sizeof(struct cbt_wctx) + (SIZE_T)n * sizeof(struct cbt_wio);
+	struct cbt_wctx *w = ExAllocatePoolWithTag(NonPagedPoolNx, size, CBT_POOL_TAG);
+
+	if (w) {
+		RtlZeroMemory(w, size);
+		w->f = f;
+		w->t = t;
+	}
+	return w;
 }
 
 /* Maps the written buffer for a DATA-mode copy; NULL when it cannot (core degrades). */
@@ -155,21 +167,17 @@ NTSTATUS cbt_dispatch_write(PDEVICE_OBJECT dev, PIRP irp)
 	if (sl->Flags & SL_WRITE_THROUGH)
 		rflags |= CBT_RF_FUA;
 
-	w = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*w), CBT_POOL_TAG);
+	w = wctx_alloc(f, t, 1);
 	if (!w) {
-		/* Mark anyway, then forget the record: the core degrades to BITMAP. */
-		void *c = cbt_track_write_begin(t, CBT_CHANGE_WRITE, off, len, NULL, rflags);
-
-		cbt_track_write_end(t, c, FALSE);
+		/* No way to follow this write to its completion: say so, never miss it. */
+		cbt_track_resync_required(t, CBT_REASON_ALLOC_FAILED);
 		track_put(f);
 		return send_untracked(f, irp);
 	}
-	RtlZeroMemory(w, sizeof(*w));
-	w->f = f;
-	w->t = t;
 	w->expect = len;
-	w->cookie = cbt_track_write_begin(t, CBT_CHANGE_WRITE, off, len, write_data(dev, irp),
-					  rflags);
+	w->nr = 1;
+	cbt_track_write_begin(t, CBT_CHANGE_WRITE, off, len, write_data(dev, irp), rflags,
+			      &w->w[0]);
 
 	IoCopyCurrentIrpStackLocationToNext(irp);
 	IoSetCompletionRoutine(irp, write_done, w, TRUE, TRUE, TRUE);
@@ -192,8 +200,8 @@ static void dsm_range(void *ctx, uint64_t off, uint64_t len)
 	if (!cbt_wio_clamp(&o, &n, d->f->disk_bytes))
 		return; /* wholly past the end: the disk rejects or ignores it */
 	if (d->w)
-		d->w->cookies[d->w->nr_cookies++] =
-			cbt_track_write_begin(d->w->t, CBT_CHANGE_DISCARD, o, n, NULL, 0);
+		cbt_track_write_begin(d->w->t, CBT_CHANGE_DISCARD, o, n, NULL, 0,
+				      &d->w->w[d->w->nr++]);
 	d->count++;
 }
 
@@ -207,8 +215,8 @@ static NTSTATUS dsm_done(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx)
 	UNREFERENCED_PARAMETER(dev);
 	if (irp->PendingReturned)
 		IoMarkIrpPending(irp);
-	for (i = 0; i < w->nr_cookies; i++)
-		cbt_track_write_end(w->t, w->cookies[i], ok);
+	for (i = 0; i < w->nr; i++)
+		cbt_track_write_end(w->t, &w->w[i], ok);
 	track_put(f);
 	ExFreePoolWithTag(w, CBT_POOL_TAG);
 	IoReleaseRemoveLock(&f->remove_lock, irp);
@@ -242,18 +250,6 @@ static NTSTATUS send_with(struct cbt_filter *f, PIRP irp, PIO_COMPLETION_ROUTINE
 	return IoCallDriver(f->lower, irp);
 }
 
-static struct cbt_wctx *wctx_alloc(struct cbt_filter *f, struct cbt_track *t, int cookies)
-{
-	SIZE_T size = sizeof(struct cbt_wctx) + (SIZE_T)cookies * sizeof(void *);
-	struct cbt_wctx *w = ExAllocatePoolWithTag(NonPagedPoolNx, size, CBT_POOL_TAG);
-
-	if (w) {
-		RtlZeroMemory(w, size);
-		w->f = f;
-		w->t = t;
-	}
-	return w;
-}
 
 static NTSTATUS dsm_dispatch(struct cbt_filter *f, struct cbt_track *t, PIRP irp)
 {
@@ -281,8 +277,8 @@ static NTSTATUS dsm_dispatch(struct cbt_filter *f, struct cbt_track *t, PIRP irp
 		return send_with(f, irp, opaque_done, w);
 	}
 	if (kind == CBT_DSM_WHOLE) {
-		w->cookies[w->nr_cookies++] =
-			cbt_track_write_begin(t, CBT_CHANGE_DISCARD, 0, f->disk_bytes, NULL, 0);
+		cbt_track_write_begin(t, CBT_CHANGE_DISCARD, 0, f->disk_bytes, NULL, 0,
+				      &w->w[w->nr++]);
 	} else {
 		d.w = w;
 		d.count = 0;

@@ -11,7 +11,27 @@
 #include <ntddstor.h>
 
 #include "lowerio.h"
+#include "persist.h"
 #include "track.h"
+
+/* True when a device of \Driver\partmgr is anywhere below @dev (inclusive). */
+static BOOLEAN partmgr_below(PDEVICE_OBJECT dev)
+{
+	UNICODE_STRING partmgr = RTL_CONSTANT_STRING(L"\\Driver\\partmgr");
+	PDEVICE_OBJECT cur = dev, next;
+	BOOLEAN found = FALSE;
+
+	ObReferenceObject(cur);
+	while (cur) {
+		if (!found && cur->DriverObject &&
+		    RtlEqualUnicodeString(&cur->DriverObject->DriverName, &partmgr, TRUE))
+			found = TRUE;
+		next = IoGetLowerDeviceObject(cur); /* referenced, NULL at the bottom */
+		ObDereferenceObject(cur);
+		cur = next;
+	}
+	return found;
+}
 
 NTSTATUS cbt_add_device(PDRIVER_OBJECT driver, PDEVICE_OBJECT pdo)
 {
@@ -49,6 +69,11 @@ NTSTATUS cbt_add_device(PDRIVER_OBJECT driver, PDEVICE_OBJECT pdo)
 	dev->Characteristics = f->lower->Characteristics;
 	dev->Flags |= f->lower->Flags & (DO_DIRECT_IO | DO_BUFFERED_IO | DO_POWER_PAGABLE);
 	dev->AlignmentRequirement = f->lower->AlignmentRequirement;
+
+	f->above_partmgr = partmgr_below(f->lower);
+	if (f->above_partmgr)
+		cbt_log("cbtrep is above partmgr on this disk: tracking refused until it is "
+			"first in UpperFilters (cbtrep filter install)");
 
 	KeAcquireSpinLock(&cbt_g.filters_lock, &irql);
 	InsertTailList(&cbt_g.filters, &f->link);
@@ -88,6 +113,7 @@ static NTSTATUS start_device(struct cbt_filter *f, PIRP irp)
 	if (NT_SUCCESS(st)) {
 		f->self->Characteristics |= f->lower->Characteristics & FILE_REMOVABLE_MEDIA;
 		query_identity(f);
+		cbt_persist_disk_started(f);
 		InterlockedExchange(&f->started, 1);
 	}
 	IoReleaseRemoveLock(&f->remove_lock, irp);

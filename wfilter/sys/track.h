@@ -6,8 +6,7 @@
  * batches or tags: it calls these functions, which translate to the core's API and run
  * the core under the Windows OS layer (os_win.h). Contracts the glue relies on:
  *   - cbt_track_write_begin() runs BEFORE the write is passed down, marks the bitmap and
- *     (DATA mode) copies the data; it returns a per-write cookie, or NULL when the write
- *     can only be covered by the bitmap (the core has then degraded and said why).
+ *     (DATA mode) copies the data into the core's record (struct cbt_wio).
  *   - cbt_track_write_end() runs from the completion routine, at IRQL <= DISPATCH_LEVEL:
  *     ok means "completed successfully and in full"; otherwise the range stays dirty in
  *     the bitmap and is never journalled as done.
@@ -25,10 +24,19 @@ enum cbt_change {
 	CBT_CHANGE_DISCARD = 2,
 };
 
-/* Write/discard path. @off/@len are bytes relative to the disk, already validated. */
-void *cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off,
-			    ULONGLONG len, const void *data, ULONG rec_flags);
-void cbt_track_write_end(struct cbt_track *t, void *cookie, BOOLEAN ok);
+struct cbt_io; /* the core's per-write record (core/cbt_journal.h) */
+
+/* What the write path keeps between begin and end of one change. */
+struct cbt_wio {
+	struct cbt_io *io; /* NULL: covered by the bitmap only (the core said why) */
+	BOOLEAN force_fail; /* data could not be captured: journal a DIRTY range instead */
+};
+
+/* Write/discard path. @off/@len are bytes relative to the disk, already validated;
+ * @data is the mapped write buffer (NULL when it could not be mapped). */
+void cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off,
+			   ULONGLONG len, const void *data, ULONG rec_flags, struct cbt_wio *w);
+void cbt_track_write_end(struct cbt_track *t, struct cbt_wio *w, BOOLEAN ok);
 
 /* A change we could not describe (malformed request that the disk accepted, writes that
  * happen below us): state becomes resync-required with @reason. */
@@ -42,6 +50,9 @@ int cbt_track_ready_by_name(const char *name, ULONG *ready);
  * request struct (already header-checked by control.c); @out_len its output capacity;
  * *info receives the number of bytes to return. */
 int cbt_track_ioctl(unsigned int nr, void *io, ULONG out_len, ULONG_PTR *info);
+
+/* Driver lifetime: once in DriverEntry (not in bypass). */
+void cbt_track_init(void);
 
 /* Device lifetime. */
 void cbt_track_device_gone(struct cbt_filter *f, BOOLEAN surprise);

@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Bridge from the WDM glue to the shared tracking core (track.h).
- *
- * PHASE 1 STATE: the portable core (core/) is not in the tree yet, so this file holds the
- * integration points only. Every function keeps the contract stated in track.h in its
+ * Stand-in for track_core.c when the driver is built without the shared core
+ * (make WITH_CORE=0, or core/ absent). Every function keeps the contract stated in track.h in its
  * safest form: nothing is ever attached (ATTACH answers -ENOTTY, i.e.
  * STATUS_INVALID_DEVICE_REQUEST), so the write path never sees a struct cbt_track and
  * the driver is a pure pass-through filter with a working control device.
  *
- * INTEGRATION (phase 2), one item per function below:
+ * What track_core.c does instead, one item per function below:
  *   attach   : build the core device (os_win.h allocation/locks/time), read the metadata
  *              header (persist.c), set f->track, then cbt_wait_untracked_drained(f).
  *   detach   : clear f->track, ExWaitForRundownProtectionRelease(&f->track_ref), save
@@ -21,8 +19,12 @@
 
 #include "track.h"
 
-void *cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off,
-			    ULONGLONG len, const void *data, ULONG rec_flags)
+void cbt_track_init(void)
+{
+}
+
+void cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off,
+			   ULONGLONG len, const void *data, ULONG rec_flags, struct cbt_wio *w)
 {
 	UNREFERENCED_PARAMETER(t);
 	UNREFERENCED_PARAMETER(kind);
@@ -30,13 +32,14 @@ void *cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG
 	UNREFERENCED_PARAMETER(len);
 	UNREFERENCED_PARAMETER(data);
 	UNREFERENCED_PARAMETER(rec_flags);
-	return NULL; /* INTEGRATION: core mark + DATA copy */
+	w->io = NULL;
+	w->force_fail = FALSE;
 }
 
-void cbt_track_write_end(struct cbt_track *t, void *cookie, BOOLEAN ok)
+void cbt_track_write_end(struct cbt_track *t, struct cbt_wio *w, BOOLEAN ok)
 {
 	UNREFERENCED_PARAMETER(t);
-	UNREFERENCED_PARAMETER(cookie);
+	UNREFERENCED_PARAMETER(w);
 	UNREFERENCED_PARAMETER(ok); /* INTEGRATION: core journal on success / resync on failure */
 }
 
@@ -73,28 +76,3 @@ void cbt_track_shutdown_all(void)
 	/* INTEGRATION: for each attached device, persist.c saves bitmap + clean header. */
 }
 
-#ifdef CBT_HAVE_CORE
-#include <cbt_os.h>
-
-/* OS-layer event hook of the core (cbt_os_impl.h). os_ctx is the device's filter. */
-void cbt_win_event(void *os_ctx, const struct cbt_event *ev)
-{
-	struct cbt_filter *f = os_ctx;
-
-	switch (ev->kind) {
-	case CBT_EV_READY:
-		cbt_control_notify_data(f);
-		break;
-	case CBT_EV_MODE:
-		cbt_log("disk %lu: mode %s -> %s (%s)", f ? f->disk_number : 0, cbt_mode_str(ev->from),
-			cbt_mode_str(ev->to), cbt_reason_str(ev->reason));
-		break;
-	case CBT_EV_STATE:
-		cbt_log("disk %lu: state %s -> %s (%s)", f ? f->disk_number : 0,
-			cbt_state_str(ev->from), cbt_state_str(ev->to), cbt_reason_str(ev->reason));
-		break;
-	default:
-		break;
-	}
-}
-#endif
