@@ -1,0 +1,186 @@
+#include "status.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+
+namespace cbtrep::daemon
+{
+
+using nlohmann::json;
+
+json to_json(const DeviceStatus &s)
+{
+    return json{
+        {"name", s.name},
+        {"state", s.state},
+        {"reason", s.reason},
+        {"next_attempt_unix", s.next_attempt_unix},
+        {"source", s.source},
+        {"target", s.target},
+        {"reader", s.reader},
+        {"tracker",
+         {{"mode", s.tracker_mode},
+          {"mode_reason", s.tracker_mode_reason},
+          {"state", s.tracker_state},
+          {"state_reason", s.tracker_state_reason}}},
+        {"lag_seconds", s.lag_seconds},
+        {"lag_bytes", s.lag_bytes},
+        {"backlog_records", s.backlog_records},
+        {"applied_seq", s.applied_seq},
+        {"committed_batches", s.committed_batches},
+        {"bytes_sent", s.bytes_sent},
+        {"bytes_replicated", s.bytes_replicated},
+        {"throughput_bps", s.throughput_bps},
+        {"reconnects", s.reconnects},
+        {"initial_sync",
+         {{"done_bytes", s.initial_sync_done_bytes}, {"total_bytes", s.initial_sync_total_bytes}}},
+        {"last_consistency_point",
+         {{"tag", s.last_tag_name},
+          {"tag_id", s.last_tag_id},
+          {"seq", s.last_tag_seq},
+          {"time_unix_ns", s.last_tag_unix_ns}}},
+        {"stage_seconds",
+         {{"read", s.read_s},
+          {"compress", s.compress_s},
+          {"send", s.send_s},
+          {"apply", s.apply_s}}},
+        {"updated_unix_ns", s.updated_unix_ns},
+    };
+}
+
+DeviceStatus from_json(const json &j)
+{
+    DeviceStatus s;
+    auto get = [&](const json &o, const char *k, auto &dst) {
+        if (o.contains(k) && !o.at(k).is_null())
+            o.at(k).get_to(dst);
+    };
+    get(j, "name", s.name);
+    get(j, "state", s.state);
+    get(j, "reason", s.reason);
+    get(j, "next_attempt_unix", s.next_attempt_unix);
+    get(j, "source", s.source);
+    get(j, "target", s.target);
+    get(j, "reader", s.reader);
+    if (j.contains("tracker")) {
+        const json &t = j.at("tracker");
+        get(t, "mode", s.tracker_mode);
+        get(t, "mode_reason", s.tracker_mode_reason);
+        get(t, "state", s.tracker_state);
+        get(t, "state_reason", s.tracker_state_reason);
+    }
+    get(j, "lag_seconds", s.lag_seconds);
+    get(j, "lag_bytes", s.lag_bytes);
+    get(j, "backlog_records", s.backlog_records);
+    get(j, "applied_seq", s.applied_seq);
+    get(j, "committed_batches", s.committed_batches);
+    get(j, "bytes_sent", s.bytes_sent);
+    get(j, "bytes_replicated", s.bytes_replicated);
+    get(j, "throughput_bps", s.throughput_bps);
+    get(j, "reconnects", s.reconnects);
+    if (j.contains("initial_sync")) {
+        get(j.at("initial_sync"), "done_bytes", s.initial_sync_done_bytes);
+        get(j.at("initial_sync"), "total_bytes", s.initial_sync_total_bytes);
+    }
+    if (j.contains("last_consistency_point")) {
+        const json &c = j.at("last_consistency_point");
+        get(c, "tag", s.last_tag_name);
+        get(c, "tag_id", s.last_tag_id);
+        get(c, "seq", s.last_tag_seq);
+        get(c, "time_unix_ns", s.last_tag_unix_ns);
+    }
+    if (j.contains("stage_seconds")) {
+        const json &st = j.at("stage_seconds");
+        get(st, "read", s.read_s);
+        get(st, "compress", s.compress_s);
+        get(st, "send", s.send_s);
+        get(st, "apply", s.apply_s);
+    }
+    get(j, "updated_unix_ns", s.updated_unix_ns);
+    return s;
+}
+
+void StatusBoard::publish() const
+{
+    if (dir_.empty())
+        return;
+    auto snap = snapshot();
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    for (const auto &[name, s] : snap) {
+        std::string path = dir_ + "/" + name + ".json";
+        std::string tmp = path + ".tmp";
+        {
+            std::ofstream out(tmp, std::ios::trunc);
+            out << to_json(s).dump(2) << "\n";
+            if (!out) {
+                log_warn("status: cannot write ", tmp);
+                continue;
+            }
+        }
+        if (std::rename(tmp.c_str(), path.c_str()) != 0)
+            log_warn("status: cannot rename ", tmp, " to ", path);
+    }
+}
+
+std::string StatusBoard::prometheus() const
+{
+    auto snap = snapshot();
+    std::ostringstream os;
+    auto metric = [&](const char *name, const char *type, const char *help, auto value_of) {
+        os << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+        for (const auto &[dev, s] : snap)
+            os << name << "{device=\"" << dev << "\"} " << value_of(s) << "\n";
+    };
+    static const char *states[] = {"initial-sync", "replicating", "resync-required", "retrying",
+                                   "error",        "stopped",     "drained",         "starting"};
+    os << "# HELP cbtrep_state 1 for the device's current replication state\n"
+          "# TYPE cbtrep_state gauge\n";
+    for (const auto &[dev, s] : snap)
+        for (const char *st : states)
+            os << "cbtrep_state{device=\"" << dev << "\",state=\"" << st << "\"} "
+               << (s.state == st ? 1 : 0) << "\n";
+    metric("cbtrep_lag_seconds", "gauge", "Age of the oldest change not yet durable on the replica",
+           [](const DeviceStatus &s) { return s.lag_seconds; });
+    metric("cbtrep_lag_bytes", "gauge", "Journal bytes not yet committed",
+           [](const DeviceStatus &s) { return s.lag_bytes; });
+    metric("cbtrep_backlog_records", "gauge", "Journal records not yet committed",
+           [](const DeviceStatus &s) { return s.backlog_records; });
+    metric("cbtrep_applied_seq", "gauge", "Last sequence number durable on the replica",
+           [](const DeviceStatus &s) { return s.applied_seq; });
+    metric("cbtrep_committed_batches_total", "counter", "Batches committed back to the tracker",
+           [](const DeviceStatus &s) { return s.committed_batches; });
+    metric("cbtrep_sent_bytes_total", "counter", "Payload bytes sent to the target",
+           [](const DeviceStatus &s) { return s.bytes_sent; });
+    metric("cbtrep_replicated_bytes_total", "counter", "Decoded bytes acknowledged by the target",
+           [](const DeviceStatus &s) { return s.bytes_replicated; });
+    metric("cbtrep_throughput_bytes_per_second", "gauge", "Recent replicated bytes per second",
+           [](const DeviceStatus &s) { return s.throughput_bps; });
+    metric("cbtrep_reconnects_total", "counter", "Connection attempts after a failure",
+           [](const DeviceStatus &s) { return s.reconnects; });
+    metric("cbtrep_last_consistency_point_seq", "gauge",
+           "Sequence number of the last tag durable on the replica",
+           [](const DeviceStatus &s) { return s.last_tag_seq; });
+    os << "# HELP cbtrep_stage_seconds_total Time spent per pipeline stage\n"
+          "# TYPE cbtrep_stage_seconds_total counter\n";
+    for (const auto &[dev, s] : snap) {
+        os << "cbtrep_stage_seconds_total{device=\"" << dev << "\",stage=\"read\"} " << s.read_s
+           << "\n";
+        os << "cbtrep_stage_seconds_total{device=\"" << dev << "\",stage=\"compress\"} "
+           << s.compress_s << "\n";
+        os << "cbtrep_stage_seconds_total{device=\"" << dev << "\",stage=\"send\"} " << s.send_s
+           << "\n";
+        os << "cbtrep_stage_seconds_total{device=\"" << dev << "\",stage=\"apply\"} " << s.apply_s
+           << "\n";
+    }
+    return os.str();
+}
+
+} // namespace cbtrep::daemon
