@@ -99,9 +99,7 @@ static NTSTATUS write_done(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx)
 	cbt_track_write_end(w->t, &w->w[0], ok);
 	track_put(f);
 	ExFreePoolWithTag(w, CBT_POOL_TAG);
-	IoReleaseRemoveLock(&f->remove_lock, irp);
-	if (ok)
-		cbt_control_notify_data(f);
+	IoReleaseRemoveLock(&f->remove_lock, irp); /* f may go away after this */
 	return STATUS_CONTINUE_COMPLETION;
 }
 
@@ -118,12 +116,20 @@ static struct cbt_wctx *wctx_alloc(struct cbt_filter *f, struct cbt_track *t, in
 	return w;
 }
 
-/* Maps the written buffer for a DATA-mode copy; NULL when it cannot (core degrades). */
-static const void *write_data(PDEVICE_OBJECT self, PIRP irp)
+/*
+ * Maps the written buffer for a DATA-mode copy; NULL when it cannot (the write is then
+ * journalled as a DIRTY range). A chained or short MDL is not followed: copying @len
+ * bytes from its first piece could read past it.
+ */
+static const void *write_data(PDEVICE_OBJECT self, PIRP irp, ULONG len)
 {
-	if (irp->MdlAddress)
-		return MmGetSystemAddressForMdlSafe(irp->MdlAddress,
-						    NormalPagePriority | MdlMappingNoExecute);
+	PMDL mdl = irp->MdlAddress;
+
+	if (mdl) {
+		if (mdl->Next || MmGetMdlByteCount(mdl) < len)
+			return NULL;
+		return MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority | MdlMappingNoExecute);
+	}
 	if (self->Flags & DO_BUFFERED_IO)
 		return irp->AssociatedIrp.SystemBuffer;
 	return NULL;
@@ -176,7 +182,7 @@ NTSTATUS cbt_dispatch_write(PDEVICE_OBJECT dev, PIRP irp)
 	}
 	w->expect = len;
 	w->nr = 1;
-	cbt_track_write_begin(t, CBT_CHANGE_WRITE, off, len, write_data(dev, irp), rflags,
+	cbt_track_write_begin(t, CBT_CHANGE_WRITE, off, len, write_data(dev, irp, len), rflags,
 			      &w->w[0]);
 
 	IoCopyCurrentIrpStackLocationToNext(irp);
@@ -219,9 +225,7 @@ static NTSTATUS dsm_done(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx)
 		cbt_track_write_end(w->t, &w->w[i], ok);
 	track_put(f);
 	ExFreePoolWithTag(w, CBT_POOL_TAG);
-	IoReleaseRemoveLock(&f->remove_lock, irp);
-	if (ok)
-		cbt_control_notify_data(f);
+	IoReleaseRemoveLock(&f->remove_lock, irp); /* f may go away after this */
 	return STATUS_CONTINUE_COMPLETION;
 }
 
@@ -249,7 +253,6 @@ static NTSTATUS send_with(struct cbt_filter *f, PIRP irp, PIO_COMPLETION_ROUTINE
 	IoSetCompletionRoutine(irp, done, w, TRUE, TRUE, TRUE);
 	return IoCallDriver(f->lower, irp);
 }
-
 
 static NTSTATUS dsm_dispatch(struct cbt_filter *f, struct cbt_track *t, PIRP irp)
 {

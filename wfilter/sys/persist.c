@@ -20,7 +20,7 @@
 /* What the registry remembers per device, for the boot-time flip. */
 struct reg_loc {
 	uint32_t version; /* 1 */
-	uint32_t disk; /* disk number holding the header */
+	uint32_t disk; /* disk number holding the header at attach (information only) */
 	uint64_t disk_off; /* byte offset of the header on that disk */
 };
 
@@ -244,8 +244,10 @@ static NTSTATUS raw_io(struct cbt_persist *p, BOOLEAN write, void *buf, ULONG le
 	return st;
 }
 
-/* Remembers where the header is, for the boot-time flip (cbt_persist_disk_started). */
-static void remember(const char *name, struct cbt_persist *p)
+/* Remembers where the header is, for the boot-time flip (cbt_persist_disk_started).
+ * Without this record a CLEAN header would be trusted across an untracked boot, so the
+ * raw location is only used when the record was written (returns TRUE). */
+static BOOLEAN remember(const char *name, struct cbt_persist *p)
 {
 	static const WCHAR suffix[] = L"\\Parameters" REG_META;
 	struct reg_loc loc = { 1, p->raw_disk, p->ext[0].disk_off };
@@ -256,9 +258,10 @@ static void remember(const char *name, struct cbt_persist *p)
 	HANDLE h;
 	ULONG i;
 	PWCH kbuf = cbt_persist_alloc(klen);
+	BOOLEAN ok = FALSE;
 
 	if (!kbuf)
-		return;
+		return FALSE;
 	RtlCopyMemory(kbuf, cbt_g.service_key.Buffer, cbt_g.service_key.Length);
 	RtlCopyMemory((PUCHAR)kbuf + cbt_g.service_key.Length, suffix, sizeof(suffix));
 	key.Buffer = kbuf;
@@ -270,11 +273,12 @@ static void remember(const char *name, struct cbt_persist *p)
 	val.Length = val.MaximumLength = (USHORT)(i * sizeof(WCHAR));
 	InitializeObjectAttributes(&oa, &key, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, NULL, NULL);
 	if (NT_SUCCESS(ZwCreateKey(&h, KEY_WRITE, &oa, 0, NULL, REG_OPTION_NON_VOLATILE, NULL))) {
-		ZwSetValueKey(h, &val, 0, REG_BINARY, &loc, sizeof(loc));
-		ZwFlushKey(h); /* must survive a crash right after attach */
+		ok = NT_SUCCESS(ZwSetValueKey(h, &val, 0, REG_BINARY, &loc, sizeof(loc))) &&
+		     NT_SUCCESS(ZwFlushKey(h)); /* must survive a crash right after attach */
 		ZwClose(h);
 	}
 	cbt_persist_free(kbuf);
+	return ok;
 }
 
 /* Resolves the location and proves it: what the file system wrote must read back, byte
@@ -290,10 +294,8 @@ static void resolve_and_verify(struct cbt_persist *p, const char *name, const vo
 	back = cbt_persist_alloc(len);
 	if (!back)
 		return;
-	if (NT_SUCCESS(raw_io(p, FALSE, back, len)) && RtlCompareMemory(back, buf, len) == len) {
-		p->raw_ok = TRUE;
-		remember(name, p);
-	}
+	if (NT_SUCCESS(raw_io(p, FALSE, back, len)) && RtlCompareMemory(back, buf, len) == len)
+		p->raw_ok = remember(name, p);
 	cbt_persist_free(back);
 	if (!p->raw_ok)
 		cbt_log("%s: metadata file location could not be verified; "
@@ -401,7 +403,7 @@ void cbt_persist_disk_started(struct cbt_filter *f)
 	HANDLE h;
 	PWCH kbuf;
 
-	if (!f->have_number || !cbt_g.service_key.Buffer)
+	if (!cbt_g.service_key.Buffer)
 		return;
 	kbuf = cbt_persist_alloc(klen);
 	v = cbt_persist_alloc(bsize);
@@ -422,7 +424,10 @@ void cbt_persist_disk_started(struct cbt_filter *f)
 		if (v->Type != REG_BINARY || v->DataLength != sizeof(loc))
 			continue;
 		RtlCopyMemory(&loc, (PUCHAR)v + v->DataOffset, sizeof(loc));
-		if (loc.version == 1 && loc.disk == f->disk_number)
+		/* Disk numbers may change across boots: look on every disk that starts. A
+		 * valid, CRC-checked header with this name at this offset is what we flip. */
+		if (loc.version == 1 && loc.disk_off % CBT_SECTOR_SIZE == 0 &&
+		    (!f->disk_bytes || loc.disk_off + CBT_META_AREA_SIZE <= f->disk_bytes))
 			flip_one(f, v->Name, v->NameLength / sizeof(WCHAR), loc.disk_off);
 	}
 	ZwClose(h);
