@@ -35,11 +35,11 @@ static BOOL ctl(HANDLE h, DWORD code, void *io, DWORD in_len, DWORD out_len, DWO
 }
 
 /* Zeroes a request struct and fills its header (version, size). */
-#define REQ_INIT(r)                                  \
-	do {                                         \
-		memset(&(r), 0, sizeof(r));          \
-		(r).hdr.version = CBT_IOCTL_VERSION; \
-		(r).hdr.size = sizeof(r);            \
+#define REQ_INIT(r)                                                                                \
+	do {                                                                                       \
+		memset(&(r), 0, sizeof(r));                                                        \
+		(r).hdr.version = CBT_IOCTL_VERSION;                                               \
+		(r).hdr.size = sizeof(r);                                                          \
 	} while (0)
 
 static void set_name(char *dst, const char *src)
@@ -77,13 +77,14 @@ static int status_one(HANDLE h, const char *name)
 	       cbt_reason_str(s.mode_reason), cbt_state_str(s.state),
 	       cbt_reason_str(s.state_reason));
 	printf("  device %llu bytes, granularity %u, generation %llu, frozen %llu\n",
-	       (unsigned long long)s.device_bytes, s.granularity,
-	       (unsigned long long)s.generation, (unsigned long long)s.frozen_generation);
+	       (unsigned long long)s.device_bytes, s.granularity, (unsigned long long)s.generation,
+	       (unsigned long long)s.frozen_generation);
 	printf("  writes %llu (%llu bytes, %llu failed), records %llu pending %llu dropped %llu\n",
 	       (unsigned long long)s.writes_seen, (unsigned long long)s.bytes_seen,
 	       (unsigned long long)s.writes_failed, (unsigned long long)s.records,
 	       (unsigned long long)s.records_pending, (unsigned long long)s.records_dropped);
-	printf("  seq next %llu committed %llu, memory %llu of %llu, bitmap %llu bytes, %llu dirty bits\n",
+	printf("  seq next %llu committed %llu, memory %llu of %llu, bitmap %llu bytes, %llu dirty "
+	       "bits\n",
 	       (unsigned long long)s.next_seq, (unsigned long long)s.committed_seq,
 	       (unsigned long long)s.mem_used, (unsigned long long)s.mem_cap,
 	       (unsigned long long)s.bitmap_mem, (unsigned long long)s.dirty_bits);

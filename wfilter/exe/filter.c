@@ -11,7 +11,8 @@
 #include "tool.h"
 #include "../lib/multisz.h"
 
-#define DISK_CLASS_KEY L"SYSTEM\\CurrentControlSet\\Control\\Class\\{4d36e967-e325-11ce-bfc1-08002be10318}"
+#define DISK_CLASS_KEY                                                                             \
+	L"SYSTEM\\CurrentControlSet\\Control\\Class\\{4d36e967-e325-11ce-bfc1-08002be10318}"
 #define PARAMS_KEY L"SYSTEM\\CurrentControlSet\\Services\\cbtrep\\Parameters"
 #define FILTER_NAME "cbtrep"
 
@@ -26,12 +27,13 @@ static uint16_t *read_filters(HKEY k, size_t *units)
 	if (st == ERROR_FILE_NOT_FOUND)
 		return calloc(2, sizeof(uint16_t));
 	if (st != ERROR_SUCCESS || type != REG_MULTI_SZ) {
-		tool_fail("read UpperFilters", st != ERROR_SUCCESS ? (DWORD)st : ERROR_INVALID_DATA);
+		tool_fail("read UpperFilters",
+			  st != ERROR_SUCCESS ? (DWORD)st : ERROR_INVALID_DATA);
 		return NULL;
 	}
 	v = calloc(bytes / 2 + 2, sizeof(uint16_t));
-	if (v && RegQueryValueExW(k, L"UpperFilters", NULL, &type, (BYTE *)v, &bytes) ==
-			 ERROR_SUCCESS)
+	if (v &&
+	    RegQueryValueExW(k, L"UpperFilters", NULL, &type, (BYTE *)v, &bytes) == ERROR_SUCCESS)
 		*units = bytes / 2;
 	return v;
 }
@@ -60,7 +62,8 @@ int cmd_filter(const char *action)
 	int pos;
 
 	if (!install && !uninstall && strcmp(action, "status"))
-		return tool_fail("filter: expected status, install or uninstall", ERROR_INVALID_PARAMETER);
+		return tool_fail("filter: expected status, install or uninstall",
+				 ERROR_INVALID_PARAMETER);
 	st = RegOpenKeyExW(HKEY_LOCAL_MACHINE, DISK_CLASS_KEY, 0,
 			   KEY_QUERY_VALUE | (install || uninstall ? KEY_SET_VALUE : 0), &k);
 	if (st != ERROR_SUCCESS)
@@ -74,7 +77,8 @@ int cmd_filter(const char *action)
 		if (pos == 0)
 			printf("cbtrep is first: tracking sees every partition's writes\n");
 		else if (pos > 0)
-			printf("cbtrep is at position %d: run `cbtrep filter install` and reboot\n", pos);
+			printf("cbtrep is at position %d: run `cbtrep filter install` and reboot\n",
+			       pos);
 		else
 			printf("cbtrep is not installed as a disk filter\n");
 		RegCloseKey(k);
@@ -123,7 +127,8 @@ int cmd_bypass(const char *action)
 			return tool_fail("write Bypass", (DWORD)st);
 		printf("bypass %s at the next boot\n", set ? "ON" : "off");
 	} else {
-		if (RegQueryValueExW(k, L"Bypass", NULL, &type, (BYTE *)&val, &size) != ERROR_SUCCESS ||
+		if (RegQueryValueExW(k, L"Bypass", NULL, &type, (BYTE *)&val, &size) !=
+			    ERROR_SUCCESS ||
 		    type != REG_DWORD)
 			val = 0;
 		printf("bypass (registry) %s; the boot option CBTREP_BYPASS also forces it\n",

@@ -13,8 +13,7 @@ static int range_ok(const uint8_t *r)
 	return n <= UINT64_MAX - off; /* no wrap-around */
 }
 
-int cbt_dsm_parse(const uint8_t *buf, size_t len, uint32_t *action, cbt_dsm_range_fn fn,
-		  void *ctx)
+int cbt_dsm_parse(const uint8_t *buf, size_t len, uint32_t *action, cbt_dsm_range_fn fn, void *ctx)
 {
 	uint32_t size, act, flags, roff, rlen, i, count;
 

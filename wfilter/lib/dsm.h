@@ -27,10 +27,10 @@
 #define CBT_DSM_FLAG_ENTIRE_RANGE 0x00000001u
 
 enum cbt_dsm_kind {
-	CBT_DSM_BAD = -1, /* malformed: the caller must not trust any range */
+	CBT_DSM_BAD = -1,      /* malformed: the caller must not trust any range */
 	CBT_DSM_NO_CHANGE = 0, /* non-destructive action (or no action): data unchanged */
-	CBT_DSM_RANGES = 1, /* the ranges passed to the callback change */
-	CBT_DSM_WHOLE = 2, /* the whole device changes (entire-range flag) */
+	CBT_DSM_RANGES = 1,    /* the ranges passed to the callback change */
+	CBT_DSM_WHOLE = 2,     /* the whole device changes (entire-range flag) */
 };
 
 /* Called once per non-empty range, in request order. Byte units, not yet clamped. */
@@ -42,7 +42,6 @@ typedef void (*cbt_dsm_range_fn)(void *ctx, uint64_t offset, uint64_t length);
  * @action (optional) receives the action code. On CBT_DSM_BAD no callback has been made:
  * validation of the whole buffer happens before the first callback.
  */
-int cbt_dsm_parse(const uint8_t *buf, size_t len, uint32_t *action, cbt_dsm_range_fn fn,
-		  void *ctx);
+int cbt_dsm_parse(const uint8_t *buf, size_t len, uint32_t *action, cbt_dsm_range_fn fn, void *ctx);
 
 #endif

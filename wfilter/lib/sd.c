@@ -9,7 +9,7 @@
 #include "sd.h"
 #include "le.h"
 
-static const uint8_t nt_authority[6] = { 0, 0, 0, 0, 0, 5 }; /* SECURITY_NT_AUTHORITY */
+static const uint8_t nt_authority[6] = {0, 0, 0, 0, 0, 5}; /* SECURITY_NT_AUTHORITY */
 
 static size_t put_sid(uint8_t *p, unsigned int n, const uint32_t *rids)
 {
@@ -36,9 +36,9 @@ static size_t put_allow_ace(uint8_t *p, uint32_t mask, unsigned int n, const uin
 	return size;
 }
 
-static const uint32_t system_rids[] = { CBT_SECURITY_LOCAL_SYSTEM_RID };
-static const uint32_t admins_rids[] = { CBT_SECURITY_BUILTIN_DOMAIN_RID,
-					CBT_DOMAIN_ALIAS_RID_ADMINS };
+static const uint32_t system_rids[] = {CBT_SECURITY_LOCAL_SYSTEM_RID};
+static const uint32_t admins_rids[] = {CBT_SECURITY_BUILTIN_DOMAIN_RID,
+				       CBT_DOMAIN_ALIAS_RID_ADMINS};
 
 static size_t acl_size(void)
 {
@@ -65,9 +65,9 @@ size_t cbt_sd_build(uint8_t *buf, size_t len)
 	buf[0] = CBT_SD_REVISION;
 	buf[1] = 0; /* Sbz1 */
 	cbt_st16(buf + 2, CBT_SE_SELF_RELATIVE | CBT_SE_DACL_PRESENT | CBT_SE_DACL_PROTECTED);
-	cbt_st32(buf + 4, 0); /* owner: none */
-	cbt_st32(buf + 8, 0); /* group: none */
-	cbt_st32(buf + 12, 0); /* SACL: none */
+	cbt_st32(buf + 4, 0);		     /* owner: none */
+	cbt_st32(buf + 8, 0);		     /* group: none */
+	cbt_st32(buf + 12, 0);		     /* SACL: none */
 	cbt_st32(buf + 16, CBT_SD_HDR_SIZE); /* DACL right after the header */
 
 	acl[0] = CBT_ACL_REVISION;

@@ -45,10 +45,8 @@ int cbt_wio_rewrites_below(uint32_t code)
 	case CBT_IOCTL_DISK_CREATE_DISK:
 	case CBT_IOCTL_DISK_REASSIGN_BLOCKS_EX:
 	case CBT_IOCTL_DISK_GROW_PARTITION:
-	case CBT_IOCTL_DISK_DELETE_DRIVE_LAYOUT:
-		return 1;
-	default:
-		return 0;
+	case CBT_IOCTL_DISK_DELETE_DRIVE_LAYOUT: return 1;
+	default: return 0;
 	}
 }
 

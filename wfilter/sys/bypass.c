@@ -57,9 +57,8 @@ static BOOLEAN param_bypass(PUNICODE_STRING service_key)
 
 static BOOLEAN bootopt_bypass(void)
 {
-	PKEY_VALUE_PARTIAL_INFORMATION v =
-		read_value(L"\\Registry\\Machine\\SYSTEM\\CurrentControlSet\\Control",
-			   L"SystemStartOptions");
+	PKEY_VALUE_PARTIAL_INFORMATION v = read_value(
+		L"\\Registry\\Machine\\SYSTEM\\CurrentControlSet\\Control", L"SystemStartOptions");
 	BOOLEAN on = FALSE;
 
 	if (v) {

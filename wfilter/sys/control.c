@@ -36,7 +36,7 @@ struct cbt_control {
 /* What a queue walk is looking for. */
 struct peek {
 	PFILE_OBJECT fo; /* CLEANUP: IRPs of this file; NULL: ready or expired ones */
-	ULONGLONG now; /* interrupt time, 100 ns units */
+	ULONGLONG now;	 /* interrupt time, 100 ns units */
 };
 
 static struct cbt_control *ctl_of(PIO_CSQ csq)
@@ -130,7 +130,7 @@ static void finish_wait(PIRP irp, ULONGLONG now)
 static VOID scan_dpc(PKDPC dpc, PVOID ctx, PVOID a1, PVOID a2)
 {
 	struct cbt_control *c = ctx;
-	struct peek p = { .fo = NULL };
+	struct peek p = {.fo = NULL};
 	PIRP irp;
 	KIRQL irql;
 
@@ -202,8 +202,7 @@ static NTSTATUS do_ioctl(struct cbt_control *c, PIRP irp)
 	case CBT_IOC_NR_VERSION:
 		fill_version(sys);
 		return cbt_complete(irp, STATUS_SUCCESS, sizeof(struct cbt_ioc_version));
-	case CBT_IOC_NR_WAIT:
-		return do_wait(c, irp);
+	case CBT_IOC_NR_WAIT: return do_wait(c, irp);
 	default:
 		err = cbt_track_ioctl((unsigned int)nr, sys, out_len, &info);
 		if (err == -ENOSPC)
@@ -216,7 +215,7 @@ static NTSTATUS do_ioctl(struct cbt_control *c, PIRP irp)
 
 static NTSTATUS do_cleanup(struct cbt_control *c, PIRP irp)
 {
-	struct peek p = { .fo = IoGetCurrentIrpStackLocation(irp)->FileObject };
+	struct peek p = {.fo = IoGetCurrentIrpStackLocation(irp)->FileObject};
 	PIRP w;
 
 	while ((w = IoCsqRemoveNextIrp(&c->csq, &p)))
@@ -232,18 +231,14 @@ NTSTATUS cbt_control_dispatch(PDEVICE_OBJECT dev, PIRP irp)
 		return cbt_complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
 	switch (IoGetCurrentIrpStackLocation(irp)->MajorFunction) {
 	case IRP_MJ_CREATE:
-	case IRP_MJ_CLOSE:
-		return cbt_complete(irp, STATUS_SUCCESS, 0);
-	case IRP_MJ_CLEANUP:
-		return do_cleanup(c, irp);
-	case IRP_MJ_DEVICE_CONTROL:
-		return do_ioctl(c, irp);
+	case IRP_MJ_CLOSE: return cbt_complete(irp, STATUS_SUCCESS, 0);
+	case IRP_MJ_CLEANUP: return do_cleanup(c, irp);
+	case IRP_MJ_DEVICE_CONTROL: return do_ioctl(c, irp);
 	case IRP_MJ_SHUTDOWN:
 		/* Last-chance: file systems are done; save bitmaps and headers. */
 		cbt_track_shutdown_all();
 		return cbt_complete(irp, STATUS_SUCCESS, 0);
-	default:
-		return cbt_complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+	default: return cbt_complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
 	}
 }
 
@@ -256,8 +251,8 @@ NTSTATUS cbt_control_create(PDRIVER_OBJECT driver)
 
 	RtlInitUnicodeString(&name, CBT_CONTROL_NAME);
 	RtlInitUnicodeString(&link, CBT_CONTROL_LINK);
-	st = IoCreateDevice(driver, sizeof(*c), &name, CBT_WIN_DEVICE_TYPE,
-			    FILE_DEVICE_SECURE_OPEN, FALSE, &dev);
+	st = IoCreateDevice(driver, sizeof(*c), &name, CBT_WIN_DEVICE_TYPE, FILE_DEVICE_SECURE_OPEN,
+			    FALSE, &dev);
 	if (!NT_SUCCESS(st))
 		return st;
 	c = dev->DeviceExtension;

@@ -20,17 +20,18 @@
 #include <ntifs.h>
 #include <ntddk.h>
 
-#define CBT_POOL_TAG 'prtC' /* "Ctrp" in pool dumps */
-#define CBT_DEV_MAGIC_FILTER 0x746c6946u /* "Filt" */
+#define CBT_POOL_TAG 'prtC'		  /* "Ctrp" in pool dumps */
+#define CBT_DEV_MAGIC_FILTER 0x746c6946u  /* "Filt" */
 #define CBT_DEV_MAGIC_CONTROL 0x6c727443u /* "Ctrl" */
 #define CBT_CONTROL_NAME L"\\Device\\CbtrepCtl"
-#define CBT_CONTROL_LINK L"\\DosDevices\\Global\\CbtrepCtl" /* \\.\CbtrepCtl, include/cbtrep/ioctl.h */
+#define CBT_CONTROL_LINK                                                                           \
+	L"\\DosDevices\\Global\\CbtrepCtl" /* \\.\CbtrepCtl, include/cbtrep/ioctl.h */
 
 #ifndef MdlMappingNoExecute
 #define MdlMappingNoExecute 0x40000000 /* missing from mingw's wdm.h; Windows 8+ */
 #endif
 
-#define cbt_log(fmt, ...) \
+#define cbt_log(fmt, ...)                                                                          \
 	DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_ERROR_LEVEL, "cbtrep: " fmt "\n", ##__VA_ARGS__)
 
 struct cbt_track; /* per-disk tracking state of the shared core (opaque here) */
@@ -46,19 +47,19 @@ struct cbt_filter {
 	PDEVICE_OBJECT lower; /* what IoAttachDeviceToDeviceStackSafe returned */
 	PDEVICE_OBJECT pdo;
 	IO_REMOVE_LOCK remove_lock; /* held by every IRP we pass down */
-	LIST_ENTRY link; /* in cbt_g.filters, under cbt_g.filters_lock */
+	LIST_ENTRY link;	    /* in cbt_g.filters, under cbt_g.filters_lock */
 
 	volatile LONG started;
 	volatile LONG removed; /* REMOVE or SURPRISE_REMOVAL seen: stop tracking */
-	LONG paging_count; /* DEVICE_USAGE_NOTIFICATION counts (IoAdjustPagingPathCount) */
+	LONG paging_count;     /* DEVICE_USAGE_NOTIFICATION counts (IoAdjustPagingPathCount) */
 	LONG hiber_count;
 	LONG dump_count;
 
 	/* Identity, filled at START_DEVICE. */
 	BOOLEAN have_number;
-	ULONG disk_number; /* IOCTL_STORAGE_GET_DEVICE_NUMBER */
+	ULONG disk_number;    /* IOCTL_STORAGE_GET_DEVICE_NUMBER */
 	ULONGLONG disk_bytes; /* IOCTL_DISK_GET_LENGTH_INFO */
-	ULONG sector_size; /* IOCTL_DISK_GET_DRIVE_GEOMETRY, 512 if unknown */
+	ULONG sector_size;    /* IOCTL_DISK_GET_DRIVE_GEOMETRY, 512 if unknown */
 	/* partmgr is below us: we are not first in UpperFilters and partition I/O, which
 	 * enters the stack under partmgr, would bypass us. Attach is refused then. */
 	BOOLEAN above_partmgr;
@@ -102,7 +103,7 @@ static inline BOOLEAN cbt_is_control(PDEVICE_OBJECT dev)
 
 /* driver.c */
 NTSTATUS cbt_complete(PIRP irp, NTSTATUS status, ULONG_PTR info);
-NTSTATUS cbt_pass_down(struct cbt_filter *f, PIRP irp); /* releases nothing; see driver.c */
+NTSTATUS cbt_pass_down(struct cbt_filter *f, PIRP irp);		/* releases nothing; see driver.c */
 struct cbt_filter *cbt_filter_get_by_number(ULONG disk_number); /* takes a remove lock */
 void cbt_filter_put(struct cbt_filter *f);
 

@@ -26,8 +26,8 @@ struct cbt_wctx {
 	struct cbt_filter *f;
 	struct cbt_track *t;
 	ULONG_PTR expect; /* bytes a complete write reports in IoStatus.Information */
-	ULONG reason; /* opaque requests: why a success forces a resync */
-	int nr; /* changes in w[]: 1 for a write, one per range for a DSM request */
+	ULONG reason;	  /* opaque requests: why a success forces a resync */
+	int nr;		  /* changes in w[]: 1 for a write, one per range for a DSM request */
 	struct cbt_wio w[];
 };
 
@@ -259,7 +259,7 @@ static NTSTATUS dsm_dispatch(struct cbt_filter *f, struct cbt_track *t, PIRP irp
 	PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
 	const uint8_t *buf = irp->AssociatedIrp.SystemBuffer;
 	ULONG len = sl->Parameters.DeviceIoControl.InputBufferLength;
-	struct dsm_walk d = { .f = f };
+	struct dsm_walk d = {.f = f};
 	struct cbt_wctx *w;
 	int kind;
 

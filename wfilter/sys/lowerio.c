@@ -22,8 +22,7 @@ NTSTATUS cbt_lower_ioctl(PDEVICE_OBJECT dev, ULONG code, PVOID in, ULONG in_len,
 	NTSTATUS st;
 
 	KeInitializeEvent(&ev, NotificationEvent, FALSE);
-	irp = IoBuildDeviceIoControlRequest(code, dev, in, in_len, out, out_len, FALSE, &ev,
-					    &iosb);
+	irp = IoBuildDeviceIoControlRequest(code, dev, in, in_len, out, out_len, FALSE, &ev, &iosb);
 	if (!irp)
 		return STATUS_INSUFFICIENT_RESOURCES;
 	st = wait_irp(dev, irp, &ev, &iosb);
@@ -32,8 +31,7 @@ NTSTATUS cbt_lower_ioctl(PDEVICE_OBJECT dev, ULONG code, PVOID in, ULONG in_len,
 	return st;
 }
 
-NTSTATUS cbt_lower_rw(PDEVICE_OBJECT dev, BOOLEAN write, ULONGLONG offset, PVOID buf,
-		      ULONG len)
+NTSTATUS cbt_lower_rw(PDEVICE_OBJECT dev, BOOLEAN write, ULONGLONG offset, PVOID buf, ULONG len)
 {
 	IO_STATUS_BLOCK iosb;
 	LARGE_INTEGER off;
@@ -43,8 +41,8 @@ NTSTATUS cbt_lower_rw(PDEVICE_OBJECT dev, BOOLEAN write, ULONGLONG offset, PVOID
 
 	off.QuadPart = (LONGLONG)offset;
 	KeInitializeEvent(&ev, NotificationEvent, FALSE);
-	irp = IoBuildSynchronousFsdRequest(write ? IRP_MJ_WRITE : IRP_MJ_READ, dev, buf, len,
-					   &off, &ev, &iosb);
+	irp = IoBuildSynchronousFsdRequest(write ? IRP_MJ_WRITE : IRP_MJ_READ, dev, buf, len, &off,
+					   &ev, &iosb);
 	if (!irp)
 		return STATUS_INSUFFICIENT_RESOURCES;
 	/* Metadata must reach the media, not a volatile cache. */

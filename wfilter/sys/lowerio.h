@@ -10,7 +10,6 @@ NTSTATUS cbt_lower_ioctl(PDEVICE_OBJECT dev, ULONG code, PVOID in, ULONG in_len,
 			 ULONG out_len, ULONG_PTR *returned);
 
 /* Reads or writes @len bytes at byte @offset (sector aligned) with IRP_MJ_READ/WRITE. */
-NTSTATUS cbt_lower_rw(PDEVICE_OBJECT dev, BOOLEAN write, ULONGLONG offset, PVOID buf,
-		      ULONG len);
+NTSTATUS cbt_lower_rw(PDEVICE_OBJECT dev, BOOLEAN write, ULONGLONG offset, PVOID buf, ULONG len);
 
 #endif

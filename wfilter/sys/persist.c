@@ -19,8 +19,8 @@
 
 /* What the registry remembers per device, for the boot-time flip. */
 struct reg_loc {
-	uint32_t version; /* 1 */
-	uint32_t disk; /* disk number holding the header at attach (information only) */
+	uint32_t version;  /* 1 */
+	uint32_t disk;	   /* disk number holding the header at attach (information only) */
 	uint64_t disk_off; /* byte offset of the header on that disk */
 };
 
@@ -75,7 +75,7 @@ int cbt_persist_open(struct cbt_persist *p, const char *path, ULONG tracked_disk
 	UNICODE_STRING us;
 	OBJECT_ATTRIBUTES oa;
 	IO_STATUS_BLOCK iosb;
-	LARGE_INTEGER zero = { 0 };
+	LARGE_INTEGER zero = {0};
 	PWCH wpath = NULL;
 	void *buf = NULL;
 	NTSTATUS st;
@@ -131,7 +131,8 @@ int cbt_persist_open(struct cbt_persist *p, const char *path, ULONG tracked_disk
 	}
 	if (fsi.EndOfFile.QuadPart < size) {
 		eof.EndOfFile.QuadPart = size;
-		st = ZwSetInformationFile(p->file, &iosb, &eof, sizeof(eof), FileEndOfFileInformation);
+		st = ZwSetInformationFile(p->file, &iosb, &eof, sizeof(eof),
+					  FileEndOfFileInformation);
 		if (!NT_SUCCESS(st))
 			goto fail;
 	}
@@ -193,8 +194,8 @@ static int resolve(struct cbt_persist *p)
 			     NULL, 0, &base, sizeof(base));
 	if (!NT_SUCCESS(st))
 		base.FileAreaOffset.QuadPart = 0; /* NTFS and ReFS: clusters start at the volume */
-	st = ZwFsControlFile(p->file, NULL, NULL, NULL, &iosb, FSCTL_GET_RETRIEVAL_POINTERS,
-			     &start, sizeof(start), rp, rsize);
+	st = ZwFsControlFile(p->file, NULL, NULL, NULL, &iosb, FSCTL_GET_RETRIEVAL_POINTERS, &start,
+			     sizeof(start), rp, rsize);
 	if (!NT_SUCCESS(st) || rp->ExtentCount == 0 || rp->ExtentCount > CBT_PERSIST_MAX_EXT)
 		goto out; /* STATUS_BUFFER_OVERFLOW: too fragmented */
 	vol_off = (ULONGLONG)vde->Extents[0].StartingOffset.QuadPart +
@@ -250,7 +251,7 @@ static NTSTATUS raw_io(struct cbt_persist *p, BOOLEAN write, void *buf, ULONG le
 static BOOLEAN remember(const char *name, struct cbt_persist *p)
 {
 	static const WCHAR suffix[] = L"\\Parameters" REG_META;
-	struct reg_loc loc = { 1, p->raw_disk, p->ext[0].disk_off };
+	struct reg_loc loc = {1, p->raw_disk, p->ext[0].disk_off};
 	USHORT klen = cbt_g.service_key.Length + sizeof(suffix);
 	WCHAR wname[CBT_NAME_LEN];
 	UNICODE_STRING key, val;
@@ -284,8 +285,7 @@ static BOOLEAN remember(const char *name, struct cbt_persist *p)
 /* Resolves the location and proves it: what the file system wrote must read back, byte
  * for byte, from the disk below us. BitLocker, compression or a wrong mapping all fail
  * here and leave raw_ok FALSE (then shutdown cannot save, and says so). */
-static void resolve_and_verify(struct cbt_persist *p, const char *name, const void *buf,
-			       ULONG len)
+static void resolve_and_verify(struct cbt_persist *p, const char *name, const void *buf, ULONG len)
 {
 	void *back;
 
@@ -299,13 +299,14 @@ static void resolve_and_verify(struct cbt_persist *p, const char *name, const vo
 	cbt_persist_free(back);
 	if (!p->raw_ok)
 		cbt_log("%s: metadata file location could not be verified; "
-			"the bitmap cannot be saved at shutdown (next attach will resync)", name);
+			"the bitmap cannot be saved at shutdown (next attach will resync)",
+			name);
 }
 
 int cbt_persist_write(struct cbt_persist *p, const char *name, const void *buf, ULONG len)
 {
 	IO_STATUS_BLOCK iosb;
-	LARGE_INTEGER zero = { 0 };
+	LARGE_INTEGER zero = {0};
 	NTSTATUS st;
 
 	if (!p->file)
@@ -365,7 +366,7 @@ int cbt_persist_write_raw(struct cbt_persist *p, const char *name, const void *b
 
 static void flip_one(struct cbt_filter *f, const WCHAR *wname, ULONG wlen, ULONGLONG off)
 {
-	char name[CBT_NAME_LEN] = { 0 };
+	char name[CBT_NAME_LEN] = {0};
 	uint8_t *sec = cbt_persist_alloc(CBT_META_AREA_SIZE);
 	struct cbt_meta m;
 	ULONG i;

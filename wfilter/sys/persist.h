@@ -23,8 +23,8 @@
 #define CBT_PERSIST_MAX_EXT 8
 
 struct cbt_persist {
-	HANDLE file; /* NULL: no persistence for this device */
-	ULONG size; /* bytes reserved in the file, multiple of 4096 */
+	HANDLE file;	/* NULL: no persistence for this device */
+	ULONG size;	/* bytes reserved in the file, multiple of 4096 */
 	BOOLEAN raw_ok; /* the pre-resolved location was verified */
 	ULONG raw_disk; /* disk number holding the file */
 	ULONG nr_ext;

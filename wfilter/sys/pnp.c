@@ -204,19 +204,15 @@ NTSTATUS cbt_dispatch_pnp(PDEVICE_OBJECT dev, PIRP irp)
 		return cbt_complete(irp, st, 0);
 
 	switch (sl->MinorFunction) {
-	case IRP_MN_START_DEVICE:
-		return start_device(f, irp);
-	case IRP_MN_REMOVE_DEVICE:
-		return remove_device(f, irp);
+	case IRP_MN_START_DEVICE: return start_device(f, irp);
+	case IRP_MN_REMOVE_DEVICE: return remove_device(f, irp);
 	case IRP_MN_SURPRISE_REMOVAL:
 		/* The disk is gone: no write will complete usefully; stop tracking now. */
 		InterlockedExchange(&f->removed, 1);
 		cbt_track_device_gone(f, TRUE);
 		break;
-	case IRP_MN_DEVICE_USAGE_NOTIFICATION:
-		return usage_notification(f, irp);
-	default:
-		break;
+	case IRP_MN_DEVICE_USAGE_NOTIFICATION: return usage_notification(f, irp);
+	default: break;
 	}
 	IoSkipCurrentIrpStackLocation(irp);
 	st = IoCallDriver(f->lower, irp);

@@ -28,14 +28,14 @@ struct cbt_io; /* the core's per-write record (core/cbt_journal.h) */
 
 /* What the write path keeps between begin and end of one change. */
 struct cbt_wio {
-	struct cbt_io *io; /* NULL: covered by the bitmap only (the core said why) */
+	struct cbt_io *io;  /* NULL: covered by the bitmap only (the core said why) */
 	BOOLEAN force_fail; /* data could not be captured: journal a DIRTY range instead */
 };
 
 /* Write/discard path. @off/@len are bytes relative to the disk, already validated;
  * @data is the mapped write buffer (NULL when it could not be mapped). */
-void cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off,
-			   ULONGLONG len, const void *data, ULONG rec_flags, struct cbt_wio *w);
+void cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off, ULONGLONG len,
+			   const void *data, ULONG rec_flags, struct cbt_wio *w);
 void cbt_track_write_end(struct cbt_track *t, struct cbt_wio *w, BOOLEAN ok);
 
 /* A change we could not describe (malformed request that the disk accepted, writes that

@@ -89,8 +89,8 @@ static struct cbt_track *find_locked(const char *name)
 
 /* ---- I/O path -------------------------------------------------------------------- */
 
-void cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off,
-			   ULONGLONG len, const void *data, ULONG rec_flags, struct cbt_wio *w)
+void cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off, ULONGLONG len,
+			   const void *data, ULONG rec_flags, struct cbt_wio *w)
 {
 	LARGE_INTEGER t0 = KeQueryPerformanceCounter(NULL), t1;
 	ULONGLONG sector = off >> CBT_SECTOR_SHIFT;
@@ -242,7 +242,7 @@ static int attach_meta(struct cbt_track *t, struct cbt_filter *f, const char *pa
 
 static int do_attach(struct cbt_ioc_attach *a)
 {
-	struct cbt_tracker_params p = { 0 };
+	struct cbt_tracker_params p = {0};
 	struct cbt_filter *f;
 	struct cbt_track *t;
 	int err;
@@ -359,7 +359,7 @@ static int tail_emit(void *ctx, uint64_t off, const void *src, uint64_t len)
 
 static struct tail tail_of(void *io, ULONG out_len, uint32_t size, uint64_t want)
 {
-	struct tail tl = { (uint8_t *)io + size, out_len - size };
+	struct tail tl = {(uint8_t *)io + size, out_len - size};
 
 	if (want < tl.cap)
 		tl.cap = want;
@@ -460,8 +460,8 @@ static int do_bitmap_read(struct cbt_ioc_bitmap_read *r, ULONG out_len, ULONG_PT
 	t = find_locked(r->name);
 	if (!t)
 		return -ENOENT;
-	err = cbt_tracker_bitmap_read(t->core, r->generation, r->first_byte, tl.cap, tail_emit,
-				      &tl, &r->bitmap, &r->bytes_copied);
+	err = cbt_tracker_bitmap_read(t->core, r->generation, r->first_byte, tl.cap, tail_emit, &tl,
+				      &r->bitmap, &r->bytes_copied);
 	if (!err)
 		*info = sizeof(*r) + (ULONG_PTR)r->bytes_copied;
 	return err;
@@ -485,24 +485,18 @@ static int dispatch(unsigned int nr, void *io, ULONG out_len, ULONG_PTR *info)
 
 	*info = cbt_wioc_struct_size((int)nr);
 	switch (nr) {
-	case CBT_IOC_NR_ATTACH:
-		return do_attach(io);
-	case CBT_IOC_NR_DETACH:
-		return do_detach(io);
-	case CBT_IOC_NR_STATUS:
-		return do_status(io);
-	case CBT_IOC_NR_LIST:
-		return do_list(io, out_len, info);
-	case CBT_IOC_NR_GET:
-		return do_get(io, out_len, info);
+	case CBT_IOC_NR_ATTACH: return do_attach(io);
+	case CBT_IOC_NR_DETACH: return do_detach(io);
+	case CBT_IOC_NR_STATUS: return do_status(io);
+	case CBT_IOC_NR_LIST: return do_list(io, out_len, info);
+	case CBT_IOC_NR_GET: return do_get(io, out_len, info);
 	case CBT_IOC_NR_COMMIT: {
 		struct cbt_ioc_commit *c = io;
 
 		t = named(c->name, &err);
 		return t ? cbt_tracker_commit(t->core, c->batch_id) : err;
 	}
-	case CBT_IOC_NR_TAG:
-		return do_tag(io);
+	case CBT_IOC_NR_TAG: return do_tag(io);
 	case CBT_IOC_NR_MARK_DIRTY: {
 		struct cbt_ioc_mark_dirty *m = io;
 
@@ -519,10 +513,8 @@ static int dispatch(unsigned int nr, void *io, ULONG out_len, ULONG_PTR *info)
 					   &c->dirty_bits)
 			 : err;
 	}
-	case CBT_IOC_NR_BITMAP_READ:
-		return do_bitmap_read(io, out_len, info);
-	default:
-		return -ENOTTY;
+	case CBT_IOC_NR_BITMAP_READ: return do_bitmap_read(io, out_len, info);
+	default: return -ENOTTY;
 	}
 }
 
@@ -583,9 +575,7 @@ void cbt_win_event(void *os_ctx, const struct cbt_event *ev)
 	struct cbt_filter *f = t->f;
 
 	switch (ev->kind) {
-	case CBT_EV_READY:
-		cbt_control_notify_data(f);
-		break;
+	case CBT_EV_READY: cbt_control_notify_data(f); break;
 	case CBT_EV_MODE:
 		cbt_log("%s: mode %s -> %s (%s)", t->name, cbt_mode_str(ev->from),
 			cbt_mode_str(ev->to), cbt_reason_str(ev->reason));
@@ -595,7 +585,6 @@ void cbt_win_event(void *os_ctx, const struct cbt_event *ev)
 			cbt_state_str(ev->to), cbt_reason_str(ev->reason));
 		cbt_control_notify_data(f); /* READY_STATE for waiters */
 		break;
-	default:
-		break;
+	default: break;
 	}
 }

@@ -23,8 +23,8 @@ void cbt_track_init(void)
 {
 }
 
-void cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off,
-			   ULONGLONG len, const void *data, ULONG rec_flags, struct cbt_wio *w)
+void cbt_track_write_begin(struct cbt_track *t, enum cbt_change kind, ULONGLONG off, ULONGLONG len,
+			   const void *data, ULONG rec_flags, struct cbt_wio *w)
 {
 	UNREFERENCED_PARAMETER(t);
 	UNREFERENCED_PARAMETER(kind);
@@ -75,4 +75,3 @@ void cbt_track_shutdown_all(void)
 {
 	/* INTEGRATION: for each attached device, persist.c saves bitmap + clean header. */
 }
-

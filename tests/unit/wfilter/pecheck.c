@@ -17,13 +17,19 @@
 #define SCN_MEM_EXECUTE 0x20000000u
 #define SCN_MEM_WRITE 0x80000000u
 
-static uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t ld32(const uint8_t *p) { return (uint32_t)ld16(p) | (uint32_t)ld16(p + 2) << 16; }
+static uint16_t ld16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint32_t ld32(const uint8_t *p)
+{
+	return (uint32_t)ld16(p) | (uint32_t)ld16(p + 2) << 16;
+}
 
 struct pe {
 	uint8_t *buf;
 	size_t len;
-	size_t opt; /* offset of the optional header */
+	size_t opt;	 /* offset of the optional header */
 	size_t sections; /* offset of the section table */
 	unsigned int nsec;
 };
@@ -83,7 +89,7 @@ static uint32_t pe_checksum(const struct pe *pe)
 
 int main(int argc, char **argv)
 {
-	struct pe pe = { 0 };
+	struct pe pe = {0};
 	unsigned int i;
 	int bad = 0;
 
@@ -107,7 +113,9 @@ int main(int argc, char **argv)
 			uint32_t ch = ld32(s + 36);
 
 			printf("%-8.8s 0x%08x%s\n", (const char *)s, ch,
-			       (ch & SCN_MEM_EXECUTE) && (ch & SCN_MEM_WRITE) ? "  WRITABLE+EXECUTABLE" : "");
+			       (ch & SCN_MEM_EXECUTE) && (ch & SCN_MEM_WRITE)
+				       ? "  WRITABLE+EXECUTABLE"
+				       : "");
 			if ((ch & SCN_MEM_EXECUTE) && (ch & SCN_MEM_WRITE))
 				bad = 1;
 		}
