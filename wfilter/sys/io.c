@@ -21,6 +21,27 @@
 
 #include <cbtrep/record.h>
 
+/* The portable tables (lib/) spell Windows constants as numbers; tie them to the DDK. */
+_Static_assert(CBT_IOCTL_STORAGE_MANAGE_DATA_SET_ATTRIBUTES ==
+		       IOCTL_STORAGE_MANAGE_DATA_SET_ATTRIBUTES,
+	       "DSM ioctl");
+_Static_assert(CBT_IOCTL_DISK_SET_PARTITION_INFO == IOCTL_DISK_SET_PARTITION_INFO, "ioctl");
+_Static_assert(CBT_IOCTL_DISK_SET_DRIVE_LAYOUT == IOCTL_DISK_SET_DRIVE_LAYOUT, "ioctl");
+_Static_assert(CBT_IOCTL_DISK_FORMAT_TRACKS == IOCTL_DISK_FORMAT_TRACKS, "ioctl");
+_Static_assert(CBT_IOCTL_DISK_REASSIGN_BLOCKS == IOCTL_DISK_REASSIGN_BLOCKS, "ioctl");
+_Static_assert(CBT_IOCTL_DISK_FORMAT_TRACKS_EX == IOCTL_DISK_FORMAT_TRACKS_EX, "ioctl");
+_Static_assert(CBT_IOCTL_DISK_SET_PARTITION_INFO_EX == IOCTL_DISK_SET_PARTITION_INFO_EX, "ioctl");
+_Static_assert(CBT_IOCTL_DISK_SET_DRIVE_LAYOUT_EX == IOCTL_DISK_SET_DRIVE_LAYOUT_EX, "ioctl");
+_Static_assert(CBT_IOCTL_DISK_CREATE_DISK == IOCTL_DISK_CREATE_DISK, "ioctl");
+_Static_assert(CBT_IOCTL_DISK_GROW_PARTITION == IOCTL_DISK_GROW_PARTITION, "ioctl");
+_Static_assert(CBT_IOCTL_DISK_DELETE_DRIVE_LAYOUT == IOCTL_DISK_DELETE_DRIVE_LAYOUT, "ioctl");
+_Static_assert(sizeof(DEVICE_MANAGE_DATA_SET_ATTRIBUTES) == CBT_DSM_HDR_SIZE, "DSM header");
+_Static_assert(sizeof(DEVICE_DATA_SET_RANGE) == CBT_DSM_RANGE_SIZE, "DSM range");
+_Static_assert(DeviceDsmAction_Trim == CBT_DSM_ACTION_TRIM, "trim");
+_Static_assert(DeviceDsmAction_OffloadWrite == CBT_DSM_ACTION_OFFLOAD_WRITE, "offload write");
+_Static_assert(DeviceDsmActionFlag_NonDestructive == CBT_DSM_ACTION_NON_DESTRUCTIVE, "flag");
+_Static_assert(DEVICE_DSM_FLAG_ENTIRE_DATA_SET_RANGE == CBT_DSM_FLAG_ENTIRE_RANGE, "entire");
+
 /* Per tracked request, freed by its completion routine. */
 struct cbt_wctx {
 	struct cbt_filter *f;
