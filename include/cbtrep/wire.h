@@ -15,6 +15,11 @@
  *   target: ACK per batch, once it is durable on the replica, in batch order
  *   either: PING / PONG at any frame boundary; ERROR then close on any failure
  *
+ * A resync or verify session (docs/resync.md) is a connection that, after HELLO_OK, sends
+ * RS_BEGIN instead of a batch and then only RS_HASH_REQ, EXTENT (data of differing leaves,
+ * outside any batch) and RS_FLUSH; the target answers RS_BEGIN_OK, RS_HASHES per request
+ * in request order, and RS_FLUSHED once every earlier EXTENT is durable.
+ *
  * Limits keep memory bounded on both sides: a body is at most CBT_WIRE_MAX_BODY bytes, a
  * data extent decodes to at most CBT_WIRE_MAX_EXTENT bytes and its payload is at most
  * CBT_WIRE_MAX_PAYLOAD bytes; zero/discard extents carry no payload and may be longer.
@@ -68,7 +73,13 @@ enum cbt_wire_type {
 	CBT_WT_ACK = 8,         /* target: a batch is durable on the replica */
 	CBT_WT_PING = 9,        /* either: liveness; the peer answers PONG with the same nonce */
 	CBT_WT_PONG = 10,
-	CBT_WT_MAX = 10,
+	CBT_WT_RS_BEGIN = 11,    /* client: this connection becomes a resync/verify session */
+	CBT_WT_RS_BEGIN_OK = 12, /* target: geometry accepted, sizes match */
+	CBT_WT_RS_HASH_REQ = 13, /* client: hashes of a region, its blocks, leaves (payload: items) */
+	CBT_WT_RS_HASHES = 14,   /* target: the answer, in request order (payload: the hashes) */
+	CBT_WT_RS_FLUSH = 15,    /* client: make every resync EXTENT so far durable */
+	CBT_WT_RS_FLUSHED = 16,  /* target: done, same flush_id */
+	CBT_WT_MAX = 16,
 };
 
 struct cbt_wire_hdr {
@@ -245,6 +256,75 @@ struct cbt_wire_ping {
 };
 CBT_ASSERT_SIZE(struct cbt_wire_ping, 16);
 
+/*
+ * Resync (docs/resync.md). Both sides cut the device at fixed offsets into regions, blocks
+ * and leaves (powers of two); a leaf's hash covers its bytes, a block's the concatenation
+ * of its leaves' hashes, a region's that of its blocks' hashes.
+ */
+#define CBT_WRS_HASH_XXH3_128 1 /* XXH3-128, low64 then high64, little-endian: 16 bytes */
+#define CBT_WRS_HASH_SHA256   2 /* SHA-256: 32 bytes */
+#define CBT_WRS_MAX_HASH_LEN  32
+#define CBT_WRS_MAX_REGION    (1ull << 30)
+/* Leaves per region: bounds every RS_HASHES payload (at most this many 32-byte hashes). */
+#define CBT_WRS_MAX_LEAVES    (1u << 17)
+
+#define CBT_WRS_VERIFY (1u << 0) /* read-only session: the target refuses EXTENT frames */
+#define CBT_WRS_ALL    0x1u
+
+struct cbt_wire_rs_begin {
+	uint64_t region_bytes; /* power of two, block_bytes .. CBT_WRS_MAX_REGION */
+	uint32_t block_bytes;  /* power of two, leaf_bytes .. region_bytes */
+	uint32_t leaf_bytes;   /* power of two, >= 512; region / leaf <= CBT_WRS_MAX_LEAVES */
+	uint16_t hash;         /* CBT_WRS_HASH_* */
+	uint16_t reserved0;    /* 0 */
+	uint32_t flags;        /* CBT_WRS_* */
+	uint64_t device_bytes; /* source size; the target refuses a replica of another size */
+	uint64_t reserved1[2]; /* 0 */
+};
+CBT_ASSERT_SIZE(struct cbt_wire_rs_begin, 48);
+CBT_ASSERT_OFFSET(struct cbt_wire_rs_begin, hash, 16);
+CBT_ASSERT_OFFSET(struct cbt_wire_rs_begin, device_bytes, 24);
+
+struct cbt_wire_rs_begin_ok {
+	uint64_t replica_bytes; /* equals the RS_BEGIN device_bytes */
+	uint32_t flags;         /* the RS_BEGIN flags, echoed */
+	uint32_t reserved0;     /* 0 */
+	uint64_t reserved1[2];  /* 0 */
+};
+CBT_ASSERT_SIZE(struct cbt_wire_rs_begin_ok, 32);
+
+enum cbt_wire_rs_kind {
+	CBT_WRS_REGION = 1, /* the region's hash; no items */
+	CBT_WRS_BLOCKS = 2, /* every block hash of the region; no items */
+	CBT_WRS_LEAVES = 3, /* the leaves of some blocks; items: u32 block indexes, ascending */
+	CBT_WRS_REHASH = 4, /* fresh leaf hashes, read again; items: {u64 offset, u64 length} */
+	CBT_WRS_KIND_MAX = 4,
+};
+
+struct cbt_wire_rs_hash_req {
+	uint64_t req_id;   /* nonzero, +1 per request; echoed by RS_HASHES */
+	uint64_t region;   /* region index (REHASH: the region the ranges lie in) */
+	uint16_t kind;     /* enum cbt_wire_rs_kind */
+	uint16_t reserved; /* 0 */
+	uint32_t nr_items; /* LEAVES, REHASH: 1..CBT_WRS_MAX_LEAVES; else 0 */
+};
+CBT_ASSERT_SIZE(struct cbt_wire_rs_hash_req, 24);
+
+struct cbt_wire_rs_hashes {
+	uint64_t req_id;    /* of the request answered */
+	uint64_t region;    /* as in the request */
+	uint16_t kind;      /* as in the request */
+	uint16_t hash_len;  /* 16 (XXH3-128) or 32 (SHA-256) */
+	uint32_t nr_hashes; /* <= CBT_WRS_MAX_LEAVES; payload is nr_hashes * hash_len bytes */
+};
+CBT_ASSERT_SIZE(struct cbt_wire_rs_hashes, 24);
+
+struct cbt_wire_rs_flush {
+	uint64_t flush_id; /* nonzero; RS_FLUSHED echoes it */
+	uint64_t reserved; /* 0 */
+};
+CBT_ASSERT_SIZE(struct cbt_wire_rs_flush, 16);
+
 /* ---- what a validator found wrong --------------------------------------------------- */
 
 enum cbt_wire_err {
@@ -284,6 +364,10 @@ enum cbt_wire_err {
 	CBT_WIRE_E_TOTALS,
 	CBT_WIRE_E_ORDER,
 	CBT_WIRE_E_UNEXPECTED,
+	/* resync frames */
+	CBT_WIRE_E_RS_GEOMETRY,
+	CBT_WIRE_E_RS_HASH,
+	CBT_WIRE_E_RS_KIND,
 	CBT_WIRE_E_MAX,
 };
 
@@ -325,6 +409,9 @@ CBT_INLINE const char *cbt_wire_err_str(int err)
 	case CBT_WIRE_E_TOTALS: return "batch totals disagree with the frames received";
 	case CBT_WIRE_E_ORDER: return "frame out of order (index or sequence)";
 	case CBT_WIRE_E_UNEXPECTED: return "frame not allowed in this state";
+	case CBT_WIRE_E_RS_GEOMETRY: return "bad resync region, block or leaf size";
+	case CBT_WIRE_E_RS_HASH: return "unknown resync hash or hash length";
+	case CBT_WIRE_E_RS_KIND: return "unknown resync request kind or bad item count";
 	default: return "unknown wire error";
 	}
 }
@@ -342,6 +429,12 @@ CBT_INLINE const char *cbt_wire_type_str(uint32_t type)
 	case CBT_WT_ACK: return "ACK";
 	case CBT_WT_PING: return "PING";
 	case CBT_WT_PONG: return "PONG";
+	case CBT_WT_RS_BEGIN: return "RS_BEGIN";
+	case CBT_WT_RS_BEGIN_OK: return "RS_BEGIN_OK";
+	case CBT_WT_RS_HASH_REQ: return "RS_HASH_REQ";
+	case CBT_WT_RS_HASHES: return "RS_HASHES";
+	case CBT_WT_RS_FLUSH: return "RS_FLUSH";
+	case CBT_WT_RS_FLUSHED: return "RS_FLUSHED";
 	default: return "unknown";
 	}
 }
@@ -383,8 +476,20 @@ CBT_INLINE uint32_t cbt_wire_body_size(uint32_t type)
 	case CBT_WT_ACK: return sizeof(struct cbt_wire_ack);
 	case CBT_WT_PING:
 	case CBT_WT_PONG: return sizeof(struct cbt_wire_ping);
+	case CBT_WT_RS_BEGIN: return sizeof(struct cbt_wire_rs_begin);
+	case CBT_WT_RS_BEGIN_OK: return sizeof(struct cbt_wire_rs_begin_ok);
+	case CBT_WT_RS_HASH_REQ: return sizeof(struct cbt_wire_rs_hash_req);
+	case CBT_WT_RS_HASHES: return sizeof(struct cbt_wire_rs_hashes);
+	case CBT_WT_RS_FLUSH:
+	case CBT_WT_RS_FLUSHED: return sizeof(struct cbt_wire_rs_flush);
 	default: return 0;
 	}
+}
+
+/* Whether frames of a type may carry a payload after the body. */
+CBT_INLINE int cbt_wire_type_has_payload(uint32_t type)
+{
+	return type == CBT_WT_EXTENT || type == CBT_WT_RS_HASH_REQ || type == CBT_WT_RS_HASHES;
 }
 
 /* Fills in a header for body (body_size bytes) and payload_len payload bytes. */
@@ -404,7 +509,8 @@ CBT_INLINE void cbt_wire_hdr_init(struct cbt_wire_hdr *h, uint16_t version, uint
 /*
  * Validates a frame header on its own, before any length in it is used: magic, CRC,
  * version (== version, or within CBT_WIRE_VERSION_MIN..MAX when version is 0), type,
- * the body length the type implies, and the payload length (EXTENT only, bounded).
+ * the body length the type implies, and the payload length (EXTENT, RS_HASH_REQ and
+ * RS_HASHES only, bounded).
  */
 CBT_INLINE int cbt_wire_hdr_check(const struct cbt_wire_hdr *h, uint16_t version)
 {
@@ -421,7 +527,8 @@ CBT_INLINE int cbt_wire_hdr_check(const struct cbt_wire_hdr *h, uint16_t version
 		return CBT_WIRE_E_RESERVED;
 	if (h->body_len != cbt_wire_body_size(h->type))
 		return CBT_WIRE_E_BODY_LEN;
-	if (h->type == CBT_WT_EXTENT ? h->payload_len > CBT_WIRE_MAX_PAYLOAD : h->payload_len != 0)
+	if (cbt_wire_type_has_payload(h->type) ? h->payload_len > CBT_WIRE_MAX_PAYLOAD
+						: h->payload_len != 0)
 		return CBT_WIRE_E_PAYLOAD_LEN;
 	return CBT_WIRE_OK;
 }
@@ -605,6 +712,103 @@ CBT_INLINE int cbt_wire_ack_check(const struct cbt_wire_ack *b)
 	return CBT_WIRE_OK;
 }
 
+CBT_INLINE int cbt_wire_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+CBT_INLINE uint32_t cbt_wire_rs_hash_len(uint32_t hash)
+{
+	return hash == CBT_WRS_HASH_XXH3_128 ? 16 : hash == CBT_WRS_HASH_SHA256 ? 32 : 0;
+}
+
+CBT_INLINE int cbt_wire_rs_begin_check(const struct cbt_wire_rs_begin *b)
+{
+	if (!cbt_wire_rs_hash_len(b->hash))
+		return CBT_WIRE_E_RS_HASH;
+	if (b->flags & ~CBT_WRS_ALL)
+		return CBT_WIRE_E_FLAGS;
+	if (b->reserved0 || b->reserved1[0] || b->reserved1[1])
+		return CBT_WIRE_E_RESERVED;
+	if (!cbt_wire_pow2(b->leaf_bytes) || b->leaf_bytes < CBT_SECTOR_SIZE ||
+	    !cbt_wire_pow2(b->block_bytes) || b->block_bytes < b->leaf_bytes ||
+	    !cbt_wire_pow2(b->region_bytes) || b->region_bytes < b->block_bytes ||
+	    b->region_bytes > CBT_WRS_MAX_REGION ||
+	    b->region_bytes / b->leaf_bytes > CBT_WRS_MAX_LEAVES)
+		return CBT_WIRE_E_RS_GEOMETRY;
+	if (!b->device_bytes || b->device_bytes % CBT_SECTOR_SIZE)
+		return CBT_WIRE_E_DEVICE_SIZE;
+	return CBT_WIRE_OK;
+}
+
+CBT_INLINE int cbt_wire_rs_begin_ok_check(const struct cbt_wire_rs_begin_ok *b)
+{
+	if (b->flags & ~CBT_WRS_ALL)
+		return CBT_WIRE_E_FLAGS;
+	if (b->reserved0 || b->reserved1[0] || b->reserved1[1])
+		return CBT_WIRE_E_RESERVED;
+	if (!b->replica_bytes || b->replica_bytes % CBT_SECTOR_SIZE)
+		return CBT_WIRE_E_DEVICE_SIZE;
+	return CBT_WIRE_OK;
+}
+
+/* payload_len: the frame's; LEAVES items are 4 bytes, REHASH items 16. */
+CBT_INLINE int cbt_wire_rs_hash_req_check(const struct cbt_wire_rs_hash_req *r,
+					  uint32_t payload_len)
+{
+	uint32_t item;
+
+	if (!r->req_id)
+		return CBT_WIRE_E_BATCH_ID;
+	if (r->reserved)
+		return CBT_WIRE_E_RESERVED;
+	switch (r->kind) {
+	case CBT_WRS_REGION:
+	case CBT_WRS_BLOCKS:
+		if (r->nr_items)
+			return CBT_WIRE_E_RS_KIND;
+		item = 0;
+		break;
+	case CBT_WRS_LEAVES:
+		item = 4;
+		break;
+	case CBT_WRS_REHASH:
+		item = 16;
+		break;
+	default:
+		return CBT_WIRE_E_RS_KIND;
+	}
+	if (item && (!r->nr_items || r->nr_items > CBT_WRS_MAX_LEAVES))
+		return CBT_WIRE_E_RS_KIND;
+	if ((uint64_t)r->nr_items * item != payload_len)
+		return CBT_WIRE_E_PAYLOAD_LEN;
+	return CBT_WIRE_OK;
+}
+
+CBT_INLINE int cbt_wire_rs_hashes_check(const struct cbt_wire_rs_hashes *h, uint32_t payload_len)
+{
+	if (!h->req_id)
+		return CBT_WIRE_E_BATCH_ID;
+	if (h->kind < CBT_WRS_REGION || h->kind > CBT_WRS_KIND_MAX)
+		return CBT_WIRE_E_RS_KIND;
+	if (h->hash_len != 16 && h->hash_len != 32)
+		return CBT_WIRE_E_RS_HASH;
+	if (h->nr_hashes > CBT_WRS_MAX_LEAVES)
+		return CBT_WIRE_E_COUNT;
+	if ((uint64_t)h->nr_hashes * h->hash_len != payload_len)
+		return CBT_WIRE_E_PAYLOAD_LEN;
+	return CBT_WIRE_OK;
+}
+
+CBT_INLINE int cbt_wire_rs_flush_check(const struct cbt_wire_rs_flush *f)
+{
+	if (!f->flush_id)
+		return CBT_WIRE_E_BATCH_ID;
+	if (f->reserved)
+		return CBT_WIRE_E_RESERVED;
+	return CBT_WIRE_OK;
+}
+
 /*
  * Validates the body of any frame whose header passed cbt_wire_hdr_check() and whose body
  * CRC matched; body must hold h->body_len bytes (no alignment needed: it is copied).
@@ -623,6 +827,11 @@ CBT_INLINE int cbt_wire_body_check(const struct cbt_wire_hdr *h, const void *bod
 		struct cbt_wire_batch_end end;
 		struct cbt_wire_ack ack;
 		struct cbt_wire_ping ping;
+		struct cbt_wire_rs_begin rs_begin;
+		struct cbt_wire_rs_begin_ok rs_begin_ok;
+		struct cbt_wire_rs_hash_req rs_req;
+		struct cbt_wire_rs_hashes rs_hashes;
+		struct cbt_wire_rs_flush rs_flush;
 	} u;
 
 	if (h->body_len != cbt_wire_body_size(h->type) || h->body_len > sizeof(u))
@@ -639,6 +848,12 @@ CBT_INLINE int cbt_wire_body_check(const struct cbt_wire_hdr *h, const void *bod
 	case CBT_WT_ACK: return cbt_wire_ack_check(&u.ack);
 	case CBT_WT_PING:
 	case CBT_WT_PONG: return CBT_WIRE_OK;
+	case CBT_WT_RS_BEGIN: return cbt_wire_rs_begin_check(&u.rs_begin);
+	case CBT_WT_RS_BEGIN_OK: return cbt_wire_rs_begin_ok_check(&u.rs_begin_ok);
+	case CBT_WT_RS_HASH_REQ: return cbt_wire_rs_hash_req_check(&u.rs_req, h->payload_len);
+	case CBT_WT_RS_HASHES: return cbt_wire_rs_hashes_check(&u.rs_hashes, h->payload_len);
+	case CBT_WT_RS_FLUSH:
+	case CBT_WT_RS_FLUSHED: return cbt_wire_rs_flush_check(&u.rs_flush);
 	default: return CBT_WIRE_E_TYPE;
 	}
 }
