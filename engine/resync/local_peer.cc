@@ -32,15 +32,15 @@ LocalPeer::~LocalPeer()
         worker_.join();
 }
 
-PeerInfo LocalPeer::open(const Geometry &geometry)
+PeerInfo LocalPeer::open(const Geometry &geometry, uint64_t source_bytes)
 {
-    if (opts_.resize_to && !opts_.read_only) {
+    if (opts_.resize && !opts_.read_only) {
         struct stat st;
         if (::stat(path_.c_str(), &st) != 0)
             throw_errno("resync: stat replica " + path_);
-        if (S_ISREG(st.st_mode) && uint64_t(st.st_size) != opts_.resize_to &&
-            ::truncate(path_.c_str(), off_t(opts_.resize_to)) != 0)
-            throw_errno(cat("resync: resize replica ", path_, " to ", opts_.resize_to, " bytes"));
+        if (S_ISREG(st.st_mode) && uint64_t(st.st_size) != source_bytes &&
+            ::truncate(path_.c_str(), off_t(source_bytes)) != 0)
+            throw_errno(cat("resync: resize replica ", path_, " to ", source_bytes, " bytes"));
     }
     if (!opts_.read_only)
         writer_ = std::make_unique<FileWriter>(path_);

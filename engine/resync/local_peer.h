@@ -23,8 +23,8 @@ struct LocalPeerOptions {
     bool read_only = false; // verify: never opened for writing
     reader::Options reader; // how the replica is read
     // When the replica is a regular file of another size, make it the source's size
-    // (set by the planner from --resize). Devices are never resized.
-    uint64_t resize_to = 0;
+    // (--resize). Devices are never resized.
+    bool resize = false;
 };
 
 class LocalPeer : public ReplicaPeer
@@ -33,7 +33,7 @@ class LocalPeer : public ReplicaPeer
     LocalPeer(std::string path, LocalPeerOptions opts = {});
     ~LocalPeer() override;
 
-    PeerInfo open(const Geometry &geometry) override;
+    PeerInfo open(const Geometry &geometry, uint64_t source_bytes) override;
     void request(HashRequest req) override;
     HashReply reply() override;
     void write(std::vector<codec::Chunk> chunks) override;

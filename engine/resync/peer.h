@@ -53,8 +53,9 @@ class ReplicaPeer
 {
   public:
     virtual ~ReplicaPeer() = default;
-    // Agrees on the geometry (both sides must hash the same way) and says what the replica is.
-    virtual PeerInfo open(const Geometry &geometry) = 0;
+    // Agrees on the geometry (both sides must hash the same way), tells the replica side the
+    // source's size and says what the replica is (its size may differ: the planner refuses).
+    virtual PeerInfo open(const Geometry &geometry, uint64_t source_bytes) = 0;
     virtual void request(HashRequest req) = 0;
     // The next reply, in request order; blocks until it is there. Throws on a peer failure.
     virtual HashReply reply() = 0;

@@ -326,8 +326,8 @@ Result Planner::run()
     src_ = std::make_unique<BlockHasher>(source_, g, opts_.reader);
     for (const std::string &n : src_->notes())
         note("source " + n);
-    info_ = peer_.open(g);
     uint64_t size = src_->size();
+    info_ = peer_.open(g, size);
     result_.stats.device_bytes = size;
     if (info_.size != size)
         throw Error(cat("resync: the source ", source_, " is ", size, " bytes but the replica ",

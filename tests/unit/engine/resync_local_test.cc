@@ -119,7 +119,7 @@ TEST_CASE("resync with resize makes a replica image the source's size and equal"
     Pair p(4 * MiB);
     rstest::write_file(p.src, rstest::make_data(6 * MiB + 4096, 1));
     LocalPeerOptions po;
-    po.resize_to = 6 * MiB + 4096;
+    po.resize = true;
     Result r = rstest::resync_local(p, rstest::small_options(), po);
     CHECK(r.complete);
     CHECK(p.equal());
