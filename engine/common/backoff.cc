@@ -1,6 +1,7 @@
 #include "backoff.h"
 
-namespace cbtrep {
+namespace cbtrep
+{
 
 std::chrono::milliseconds Backoff::next()
 {

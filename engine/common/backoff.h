@@ -9,7 +9,8 @@
 #include <random>
 #include <vector>
 
-namespace cbtrep {
+namespace cbtrep
+{
 
 struct BackoffPolicy {
     std::vector<std::chrono::milliseconds> steps{std::chrono::seconds(1), std::chrono::seconds(2),
@@ -19,8 +20,9 @@ struct BackoffPolicy {
     double jitter = 0.1; // fraction of the delay, 0 = none
 };
 
-class Backoff {
-public:
+class Backoff
+{
+  public:
     explicit Backoff(BackoffPolicy policy = {}, uint64_t seed = std::random_device{}())
         : policy_(std::move(policy)), rng_(seed)
     {
@@ -31,7 +33,7 @@ public:
     void reset() noexcept { attempt_ = 0; }
     unsigned attempts() const noexcept { return attempt_; }
 
-private:
+  private:
     BackoffPolicy policy_;
     std::mt19937_64 rng_;
     unsigned attempt_ = 0;

@@ -3,7 +3,8 @@
 #include <cstring>
 #include <xxhash.h>
 
-namespace cbtrep {
+namespace cbtrep
+{
 
 Digest xxh3_128(const void *data, size_t len)
 {

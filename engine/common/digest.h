@@ -8,11 +8,15 @@
 #include <cstdint>
 #include <span>
 
-namespace cbtrep {
+namespace cbtrep
+{
 
 using Digest = std::array<uint8_t, 16>;
 
 Digest xxh3_128(const void *data, size_t len);
-inline Digest xxh3_128(std::span<const uint8_t> bytes) { return xxh3_128(bytes.data(), bytes.size()); }
+inline Digest xxh3_128(std::span<const uint8_t> bytes)
+{
+    return xxh3_128(bytes.data(), bytes.size());
+}
 
 } // namespace cbtrep

@@ -2,7 +2,8 @@
 
 #include <cstring>
 
-namespace cbtrep {
+namespace cbtrep
+{
 
 void throw_errno(const std::string &context, int err)
 {

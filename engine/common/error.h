@@ -10,10 +10,12 @@
 #include <string>
 #include <utility>
 
-namespace cbtrep {
+namespace cbtrep
+{
 
-class Error : public std::runtime_error {
-public:
+class Error : public std::runtime_error
+{
+  public:
     explicit Error(const std::string &what, bool recoverable = true, int err = 0)
         : std::runtime_error(what), recoverable_(recoverable), errno_(err)
     {
@@ -23,7 +25,7 @@ public:
     // The errno behind the error, 0 when there is none.
     int errno_value() const noexcept { return errno_; }
 
-private:
+  private:
     bool recoverable_;
     int errno_;
 };

@@ -4,10 +4,12 @@
 #include <unistd.h>
 #include <utility>
 
-namespace cbtrep {
+namespace cbtrep
+{
 
-class UniqueFd {
-public:
+class UniqueFd
+{
+  public:
     UniqueFd() = default;
     explicit UniqueFd(int fd) noexcept : fd_(fd) {}
     UniqueFd(const UniqueFd &) = delete;
@@ -31,7 +33,7 @@ public:
         fd_ = fd;
     }
 
-private:
+  private:
     int fd_ = -1;
 };
 

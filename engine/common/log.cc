@@ -6,8 +6,10 @@
 #include <ctime>
 #include <mutex>
 
-namespace cbtrep {
-namespace {
+namespace cbtrep
+{
+namespace
+{
 std::mutex g_mutex;
 std::string g_tag = "cbtrep";
 std::atomic<int> g_level{static_cast<int>(LogLevel::info)};
@@ -15,10 +17,14 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::info)};
 const char *level_name(LogLevel l)
 {
     switch (l) {
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warning";
-    case LogLevel::error: return "error";
+    case LogLevel::debug:
+        return "debug";
+    case LogLevel::info:
+        return "info";
+    case LogLevel::warn:
+        return "warning";
+    case LogLevel::error:
+        return "error";
     }
     return "?";
 }
@@ -30,7 +36,10 @@ void log_set_tag(const std::string &tag)
     g_tag = tag;
 }
 
-void log_set_level(LogLevel level) { g_level = static_cast<int>(level); }
+void log_set_level(LogLevel level)
+{
+    g_level = static_cast<int>(level);
+}
 
 void log_msg(LogLevel level, const std::string &msg)
 {

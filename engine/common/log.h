@@ -6,7 +6,8 @@
 
 #include "error.h"
 
-namespace cbtrep {
+namespace cbtrep
+{
 
 enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3 };
 
@@ -14,9 +15,21 @@ void log_set_tag(const std::string &tag);
 void log_set_level(LogLevel level);
 void log_msg(LogLevel level, const std::string &msg);
 
-template <typename... Parts> void log_debug(const Parts &...p) { log_msg(LogLevel::debug, cat(p...)); }
-template <typename... Parts> void log_info(const Parts &...p) { log_msg(LogLevel::info, cat(p...)); }
-template <typename... Parts> void log_warn(const Parts &...p) { log_msg(LogLevel::warn, cat(p...)); }
-template <typename... Parts> void log_error(const Parts &...p) { log_msg(LogLevel::error, cat(p...)); }
+template <typename... Parts> void log_debug(const Parts &...p)
+{
+    log_msg(LogLevel::debug, cat(p...));
+}
+template <typename... Parts> void log_info(const Parts &...p)
+{
+    log_msg(LogLevel::info, cat(p...));
+}
+template <typename... Parts> void log_warn(const Parts &...p)
+{
+    log_msg(LogLevel::warn, cat(p...));
+}
+template <typename... Parts> void log_error(const Parts &...p)
+{
+    log_msg(LogLevel::error, cat(p...));
+}
 
 } // namespace cbtrep

@@ -8,8 +8,10 @@
 #include "common/digest.h"
 #include "common/log.h"
 
-namespace cbtrep::target {
-namespace {
+namespace cbtrep::target
+{
+namespace
+{
 
 uint64_t now_ns()
 {
@@ -42,7 +44,7 @@ void Applier::open(uint64_t source_bytes)
     if (replica_ && !needs_recovery_)
         return;
     if (!replica_) {
-        uint64_t create = spec_.create_bytes ? spec_.create_bytes
+        uint64_t create = spec_.create_bytes         ? spec_.create_bytes
                           : spec_.create_from_source ? source_bytes
                                                      : 0;
         replica_ = std::make_unique<ReplicaFile>(spec_.path, create);
@@ -51,15 +53,15 @@ void Applier::open(uint64_t source_bytes)
         if (!state_file_->load(state_)) {
             state_ = new_state(replica_->size());
             state_file_->save(state_);
-            log_info("replica ", spec_.name, ": new, ", replica_->size(), " bytes at ",
-                     spec_.path, ", id ", hex(state_.replica_id, 16));
+            log_info("replica ", spec_.name, ": new, ", replica_->size(), " bytes at ", spec_.path,
+                     ", id ", hex(state_.replica_id, 16));
         }
     }
     UndoLog::Recovery r = undo_->recover(*replica_, state_.applied_seq);
     needs_recovery_ = false;
     if (r.rolled_back)
-        log_warn("replica ", spec_.name, ": rolled back uncommitted batch ", r.batch_id,
-                 " (seq ", r.first_seq, "..", r.last_seq, ", ", r.records,
+        log_warn("replica ", spec_.name, ": rolled back uncommitted batch ", r.batch_id, " (seq ",
+                 r.first_seq, "..", r.last_seq, ", ", r.records,
                  " undo records); replica is at seq ", state_.applied_seq);
     else if (r.found)
         log_info("replica ", spec_.name, ": batch ", r.batch_id,
@@ -90,11 +92,9 @@ void Applier::fail_io(const Error &e, const char *what)
 {
     int err = e.errno_value();
     if (err == ENOSPC || err == EDQUOT)
-        throw ApplyError(cat("replica '", spec_.name, "': disk full while ", what, ": ",
-                             e.what()),
+        throw ApplyError(cat("replica '", spec_.name, "': disk full while ", what, ": ", e.what()),
                          CBT_WERR_DISK_FULL, false);
-    throw ApplyError(cat("replica '", spec_.name, "': ", what, ": ", e.what()), CBT_WERR_IO,
-                     false);
+    throw ApplyError(cat("replica '", spec_.name, "': ", what, ": ", e.what()), CBT_WERR_IO, false);
 }
 
 bool Applier::begin(const cbt_wire_batch_begin &b)
@@ -154,11 +154,11 @@ void Applier::extent(const cbt_wire_extent &e, std::span<const uint8_t> payload)
                          CBT_WERR_PROTOCOL, false);
     // The frame validator checked bounds against the replica already; this is the
     // applier's own guard, independent of the caller.
-    if (int err = cbt_wire_extent_check(&e, static_cast<uint32_t>(payload.size()),
-                                        replica_->size()))
-        throw ApplyError(cat("batch ", batch_.batch_id, ": extent ", e.index, ": ",
-                             cbt_wire_err_str(err)),
-                         CBT_WERR_PROTOCOL, false);
+    if (int err =
+            cbt_wire_extent_check(&e, static_cast<uint32_t>(payload.size()), replica_->size()))
+        throw ApplyError(
+            cat("batch ", batch_.batch_id, ": extent ", e.index, ": ", cbt_wire_err_str(err)),
+            CBT_WERR_PROTOCOL, false);
     ++got_extents_;
     got_bytes_ += e.length;
     got_payload_ += payload.size();
@@ -177,10 +177,9 @@ void Applier::extent(const cbt_wire_extent &e, std::span<const uint8_t> payload)
         if (e.encoding == CBT_WE_RAW) {
             std::memcpy(dst, payload.data(), e.length);
         } else {
-            int n = LZ4_decompress_safe(reinterpret_cast<const char *>(payload.data()),
-                                        reinterpret_cast<char *>(dst),
-                                        static_cast<int>(payload.size()),
-                                        static_cast<int>(e.length));
+            int n = LZ4_decompress_safe(
+                reinterpret_cast<const char *>(payload.data()), reinterpret_cast<char *>(dst),
+                static_cast<int>(payload.size()), static_cast<int>(e.length));
             if (n < 0 || static_cast<uint64_t>(n) != e.length)
                 throw ApplyError(cat("batch ", batch_.batch_id, ": extent ", e.index, " at ",
                                      e.offset, ": ", cbt_wire_err_str(CBT_WIRE_E_DECOMPRESS)),
@@ -189,8 +188,8 @@ void Applier::extent(const cbt_wire_extent &e, std::span<const uint8_t> payload)
         Digest d = xxh3_128(dst, e.length);
         if (std::memcmp(d.data(), e.digest, sizeof(e.digest)) != 0)
             throw ApplyError(cat("batch ", batch_.batch_id, ": extent ", e.index, " at byte ",
-                                 e.offset, " (", e.length, " bytes): ",
-                                 cbt_wire_err_str(CBT_WIRE_E_DIGEST)),
+                                 e.offset, " (", e.length,
+                                 " bytes): ", cbt_wire_err_str(CBT_WIRE_E_DIGEST)),
                              CBT_WERR_DIGEST, false);
         s.buf_off = stage_used_;
         stage_used_ += e.length;
@@ -248,10 +247,9 @@ cbt_wire_ack Applier::end(const cbt_wire_batch_end &e)
         got_tags_ != batch_.nr_tags || e.total_bytes != got_bytes_ ||
         got_bytes_ != batch_.total_bytes || e.payload_bytes != got_payload_)
         throw ApplyError(cat("batch ", batch_.batch_id, ": ", cbt_wire_err_str(CBT_WIRE_E_TOTALS),
-                             " (extents ", got_extents_, "/", batch_.nr_extents, "/",
-                             e.nr_extents, ", tags ", got_tags_, "/", batch_.nr_tags, "/",
-                             e.nr_tags, ", bytes ", got_bytes_, "/", batch_.total_bytes, "/",
-                             e.total_bytes, ")"),
+                             " (extents ", got_extents_, "/", batch_.nr_extents, "/", e.nr_extents,
+                             ", tags ", got_tags_, "/", batch_.nr_tags, "/", e.nr_tags, ", bytes ",
+                             got_bytes_, "/", batch_.total_bytes, "/", e.total_bytes, ")"),
                          CBT_WERR_PROTOCOL, false);
     cbt_wire_ack ack{};
     ack.batch_id = batch_.batch_id;
@@ -310,11 +308,10 @@ void Applier::commit(const cbt_wire_ack &ack)
         log_warn("replica ", spec_.name, ": ", e.what(), " (harmless: batch already committed)");
     }
     if (last_tag_)
-        log_info("replica ", spec_.name, ": reached tag '", last_tag_->name, "' (id ",
-                 last_tag_->tag_id, last_tag_->flags & CBT_TAG_APP_CONSISTENT
-                                        ? ", app-consistent)"
-                                        : ", crash-consistent)",
-                 " at seq ", last_tag_->seq);
+        log_info(
+            "replica ", spec_.name, ": reached tag '", last_tag_->name, "' (id ", last_tag_->tag_id,
+            last_tag_->flags & CBT_TAG_APP_CONSISTENT ? ", app-consistent)" : ", crash-consistent)",
+            " at seq ", last_tag_->seq);
 }
 
 void Applier::abort() noexcept

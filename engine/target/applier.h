@@ -29,18 +29,20 @@
 #include "target/state_file.h"
 #include "target/undo_log.h"
 
-namespace cbtrep::target {
+namespace cbtrep::target
+{
 
 // A failure to report to the client as an ERROR frame.
-class ApplyError : public Error {
-public:
+class ApplyError : public Error
+{
+  public:
     ApplyError(const std::string &what, uint32_t code, bool fatal)
         : Error(what, !fatal), code_(code)
     {
     }
     uint32_t code() const noexcept { return code_; } // enum cbt_wire_error_code
 
-private:
+  private:
     uint32_t code_;
 };
 
@@ -52,8 +54,9 @@ struct ReplicaSpec {
     std::vector<std::string> allowed_clients; // certificate CN/SAN names; "*" = any
 };
 
-class Applier {
-public:
+class Applier
+{
+  public:
     Applier(ReplicaSpec spec, const std::string &state_dir, size_t stage_bytes = 16u << 20);
 
     const ReplicaSpec &spec() const noexcept { return spec_; }
@@ -76,7 +79,7 @@ public:
     void abort() noexcept;
     bool in_batch() const noexcept { return in_batch_; }
 
-private:
+  private:
     struct Staged {
         uint64_t offset;
         uint64_t length;

@@ -10,8 +10,10 @@
 
 #include "common/error.h"
 
-namespace cbtrep::target {
-namespace {
+namespace cbtrep::target
+{
+namespace
+{
 
 using json = nlohmann::json;
 
@@ -64,8 +66,8 @@ std::string string_at(const Ctx &c, const json &parent, const std::string &key,
     return v.get<std::string>();
 }
 
-uint64_t uint_at(const Ctx &c, const json &parent, const std::string &key,
-                 const std::string &where, uint64_t def, uint64_t min, uint64_t max)
+uint64_t uint_at(const Ctx &c, const json &parent, const std::string &key, const std::string &where,
+                 uint64_t def, uint64_t min, uint64_t max)
 {
     if (!parent.contains(key))
         return def;
@@ -93,8 +95,8 @@ TargetConfig parse_config(const std::string &text, const std::string &origin,
     if (!root.is_object())
         c.fail("(top level)", "must be an object");
     only_keys(c, root, "",
-              {"listen", "tls", "state_dir", "max_window", "io_timeout_s",
-               "handshake_timeout_s", "apply_buffer_mib", "replicas"});
+              {"listen", "tls", "state_dir", "max_window", "io_timeout_s", "handshake_timeout_s",
+               "apply_buffer_mib", "replicas"});
 
     TargetConfig cfg;
     const json &listen = object(c, root, "listen", "listen");
@@ -111,12 +113,12 @@ TargetConfig parse_config(const std::string &text, const std::string &origin,
     cfg.state_dir = c.path(string_at(c, root, "state_dir", "state_dir", true));
     cfg.max_window = static_cast<uint32_t>(
         uint_at(c, root, "max_window", "max_window", 8, 1, CBT_WIRE_MAX_WINDOW));
-    cfg.io_timeout = std::chrono::seconds(
-        uint_at(c, root, "io_timeout_s", "io_timeout_s", 60, 1, 86400));
+    cfg.io_timeout =
+        std::chrono::seconds(uint_at(c, root, "io_timeout_s", "io_timeout_s", 60, 1, 86400));
     cfg.handshake_timeout = std::chrono::seconds(
         uint_at(c, root, "handshake_timeout_s", "handshake_timeout_s", 10, 1, 3600));
-    cfg.apply_buffer_bytes =
-        uint_at(c, root, "apply_buffer_mib", "apply_buffer_mib", 16, 4, 4096) << 20;
+    cfg.apply_buffer_bytes = uint_at(c, root, "apply_buffer_mib", "apply_buffer_mib", 16, 4, 4096)
+                             << 20;
 
     const json &reps = object(c, root, "replicas", "replicas");
     if (reps.empty())
@@ -124,8 +126,8 @@ TargetConfig parse_config(const std::string &text, const std::string &origin,
     for (auto it = reps.begin(); it != reps.end(); ++it) {
         std::string where = "replicas." + it.key();
         if (it.key().size() >= CBT_NAME_LEN || !cbt_name_valid(it.key().c_str(), CBT_NAME_LEN))
-            c.fail(where, cat("replica names use [A-Za-z0-9._-], 1..", CBT_NAME_LEN - 1,
-                              " characters"));
+            c.fail(where,
+                   cat("replica names use [A-Za-z0-9._-], 1..", CBT_NAME_LEN - 1, " characters"));
         const json &r = it.value();
         if (!r.is_object())
             c.fail(where, "must be an object");

@@ -24,7 +24,8 @@
 #include "target/applier.h"
 #include "transport/tls_config.h"
 
-namespace cbtrep::target {
+namespace cbtrep::target
+{
 
 struct TargetConfig {
     std::string listen_address = "0.0.0.0";

@@ -8,38 +8,40 @@
 #include <cbtrep/crc32c.h>
 #include <cbtrep/record.h>
 
-namespace cbtrep::target {
+namespace cbtrep::target
+{
 
 constexpr uint32_t kStateMagic = 0x51544243u; // "CBTQ"
 constexpr uint16_t kStateVersion = 1;
 constexpr uint32_t kUndoMagic = 0x55544243u; // "CBTU"
 constexpr uint16_t kUndoVersion = 1;
 
-constexpr uint32_t kStateConsistent = 1u << 0; // replica at a consistent point (applied == consistent)
+constexpr uint32_t kStateConsistent = 1u
+                                      << 0; // replica at a consistent point (applied == consistent)
 
 // <state_dir>/<replica>.state, replaced atomically (write temp, fsync, rename, fsync dir).
 struct StateRecord {
-    uint32_t magic;              // kStateMagic
-    uint16_t version;            // kStateVersion
-    uint16_t hdr_len;            // sizeof(StateRecord)
-    uint8_t replica_id[16];      // random at creation, never changes
-    uint8_t device_id[16];       // source device bound at first HELLO, zero = unbound
-    uint64_t replica_bytes;      // size when the state was written
-    uint64_t applied_seq;        // last seq durably applied (0 = none)
-    uint64_t applied_batch_id;   // its batch
-    uint64_t consistent_seq;     // last seq at a consistent point
+    uint32_t magic;            // kStateMagic
+    uint16_t version;          // kStateVersion
+    uint16_t hdr_len;          // sizeof(StateRecord)
+    uint8_t replica_id[16];    // random at creation, never changes
+    uint8_t device_id[16];     // source device bound at first HELLO, zero = unbound
+    uint64_t replica_bytes;    // size when the state was written
+    uint64_t applied_seq;      // last seq durably applied (0 = none)
+    uint64_t applied_batch_id; // its batch
+    uint64_t consistent_seq;   // last seq at a consistent point
     uint64_t consistent_batch_id;
-    uint64_t commit_ns;          // when the last batch was committed
-    uint64_t batches;            // batches applied since creation
-    uint64_t bytes;              // decoded bytes applied since creation
-    uint64_t tag_id;             // last tag reached (0 = none)
+    uint64_t commit_ns; // when the last batch was committed
+    uint64_t batches;   // batches applied since creation
+    uint64_t bytes;     // decoded bytes applied since creation
+    uint64_t tag_id;    // last tag reached (0 = none)
     uint64_t tag_ns;
     uint64_t tag_seq;
-    uint32_t tag_flags;          // CBT_TAG_*
-    uint32_t flags;              // kState*
+    uint32_t tag_flags; // CBT_TAG_*
+    uint32_t flags;     // kState*
     char tag_name[CBT_TAG_NAME_LEN];
-    uint8_t reserved[52];        // 0
-    uint32_t crc;                // crc32c of bytes 0..251
+    uint8_t reserved[52]; // 0
+    uint32_t crc;         // crc32c of bytes 0..251
 };
 static_assert(sizeof(StateRecord) == 256, "StateRecord size");
 static_assert(offsetof(StateRecord, tag_name) == 136, "StateRecord.tag_name offset");

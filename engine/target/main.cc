@@ -13,11 +13,15 @@
 #include "target/config.h"
 #include "target/server.h"
 
-namespace {
+namespace
+{
 
 std::atomic<bool> g_stop{false};
 
-void on_signal(int) { g_stop = true; }
+void on_signal(int)
+{
+    g_stop = true;
+}
 
 void usage()
 {
@@ -61,7 +65,8 @@ int main(int argc, char **argv)
             std::cout << config << ": ok (" << cfg.replicas.size() << " replicas)\n";
             return 0;
         }
-        struct sigaction sa {};
+        struct sigaction sa {
+        };
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, nullptr);
         sigaction(SIGINT, &sa, nullptr);

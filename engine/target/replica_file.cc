@@ -13,7 +13,8 @@
 
 #include "common/error.h"
 
-namespace cbtrep::target {
+namespace cbtrep::target
+{
 
 ReplicaFile::ReplicaFile(const std::string &path, uint64_t create_bytes) : path_(path)
 {
@@ -33,7 +34,8 @@ ReplicaFile::ReplicaFile(const std::string &path, uint64_t create_bytes) : path_
     }
     if (!fd_)
         throw_errno(cat("opening replica ", path));
-    struct stat st {};
+    struct stat st {
+    };
     if (::fstat(fd_.get(), &st) != 0)
         throw_errno(cat("stat ", path));
     if (S_ISBLK(st.st_mode)) {

@@ -9,10 +9,12 @@
 
 #include "common/fd.h"
 
-namespace cbtrep::target {
+namespace cbtrep::target
+{
 
-class ReplicaFile {
-public:
+class ReplicaFile
+{
+  public:
     // Opens path read-write. When it does not exist and create_bytes is nonzero, creates a
     // sparse image file of that size; otherwise a missing path is an error.
     ReplicaFile(const std::string &path, uint64_t create_bytes);
@@ -32,7 +34,7 @@ public:
     uint64_t next_data(uint64_t offset) const;
     void sync();
 
-private:
+  private:
     void check_range(uint64_t offset, uint64_t length, const char *op) const;
     void write_zeroes(uint64_t offset, uint64_t length);
 

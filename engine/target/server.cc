@@ -3,13 +3,18 @@
 #include <algorithm>
 #include <cstring>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cerrno>
 
 #include "common/log.h"
 #include "transport/frame_conn.h"
 #include "transport/socket.h"
 
-namespace cbtrep::target {
-namespace {
+namespace cbtrep::target
+{
+namespace
+{
 
 using transport::Frame;
 using transport::FrameConn;
@@ -56,6 +61,8 @@ Server::~Server()
 void Server::start()
 {
     ctx_ = tls::make_server_ctx(cfg_.tls);
+    if (::mkdir(cfg_.state_dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw_errno(cat("creating state directory ", cfg_.state_dir));
     for (const ReplicaSpec &spec : cfg_.replicas) {
         auto slot = std::make_unique<Slot>();
         slot->applier = std::make_unique<Applier>(spec, cfg_.state_dir, cfg_.apply_buffer_bytes);
@@ -72,7 +79,10 @@ void Server::start()
              slots_.size(), " replica", slots_.size() == 1 ? "" : "s", ")");
 }
 
-uint16_t Server::port() const { return listener_ ? listener_->port() : 0; }
+uint16_t Server::port() const
+{
+    return listener_ ? listener_->port() : 0;
+}
 
 void Server::run(const std::atomic<bool> &stop)
 {
@@ -175,9 +185,9 @@ void Server::session(FrameConn &conn, Worker *self)
         return a == "*" || std::find(ids.begin(), ids.end(), a) != ids.end();
     });
     if (!ok)
-        return refuse(CBT_WERR_AUTH, true,
-                      cat("client certificate ", join(ids), " is not allowed for replica '",
-                          name, "'"));
+        return refuse(
+            CBT_WERR_AUTH, true,
+            cat("client certificate ", join(ids), " is not allowed for replica '", name, "'"));
 
     // One connection per replica: a newer one takes over from a stale one.
     {
@@ -207,9 +217,9 @@ void Server::session(FrameConn &conn, Worker *self)
     try {
         ap.open(hello.device_bytes);
         if (ap.replica_bytes() < hello.device_bytes)
-            return refuse(CBT_WERR_SIZE, true,
-                          cat("replica is ", ap.replica_bytes(), " bytes, source ",
-                              hello.device_bytes));
+            return refuse(
+                CBT_WERR_SIZE, true,
+                cat("replica is ", ap.replica_bytes(), " bytes, source ", hello.device_bytes));
         ap.check_or_bind_device(hello.device_id);
     } catch (const ApplyError &e) {
         return refuse(e.code(), !e.recoverable(), e.what());
@@ -278,13 +288,14 @@ void Server::session(FrameConn &conn, Worker *self)
             case CBT_WT_ERROR: {
                 auto e = f.as<cbt_wire_error>();
                 ap.abort();
-                log_warn("replica ", name, ": client ", who, " ended with error: ",
-                         cbt_wire_error_code_str(e.code), ": ", e.message);
+                log_warn("replica ", name, ": client ", who,
+                         " ended with error: ", cbt_wire_error_code_str(e.code), ": ", e.message);
                 return;
             }
             default:
-                throw FrameError(cat(cbt_wire_type_str(f.type()), " frame not allowed from a client"),
-                                 CBT_WIRE_E_UNEXPECTED);
+                throw FrameError(
+                    cat(cbt_wire_type_str(f.type()), " frame not allowed from a client"),
+                    CBT_WIRE_E_UNEXPECTED);
             }
         }
     } catch (const PeerClosed &e) {

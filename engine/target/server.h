@@ -16,15 +16,18 @@
 #include "target/config.h"
 #include "transport/tls.h"
 
-namespace cbtrep::transport {
+namespace cbtrep::transport
+{
 class FrameConn;
 class TcpListener;
 } // namespace cbtrep::transport
 
-namespace cbtrep::target {
+namespace cbtrep::target
+{
 
-class Server {
-public:
+class Server
+{
+  public:
     explicit Server(TargetConfig cfg);
     ~Server();
     // Opens every replica that exists (running undo recovery) and binds the listener.
@@ -33,7 +36,7 @@ public:
     // Accepts until stop becomes true, then ends every connection and returns.
     void run(const std::atomic<bool> &stop);
 
-private:
+  private:
     struct Slot {
         std::unique_ptr<Applier> applier;
         std::mutex m;

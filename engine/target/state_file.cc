@@ -10,8 +10,10 @@
 #include "common/error.h"
 #include "common/fd.h"
 
-namespace cbtrep::target {
-namespace {
+namespace cbtrep::target
+{
+namespace
+{
 
 uint32_t state_crc(const StateRecord &r)
 {
@@ -67,7 +69,8 @@ bool StateFile::load(StateRecord &out) const
     if (r.version != kStateVersion || r.hdr_len != sizeof(r))
         throw Error(cat("state file ", path_, ": unsupported version ", r.version), false);
     if (r.crc != state_crc(r))
-        throw Error(cat("state file ", path_, ": checksum mismatch (corrupt); refusing to guess "
+        throw Error(cat("state file ", path_,
+                        ": checksum mismatch (corrupt); refusing to guess "
                         "the replica's position"),
                     false);
     out = r;
@@ -88,9 +91,8 @@ void StateFile::save(StateRecord &rec) const
     }
     if (::rename(tmp.c_str(), path_.c_str()) != 0)
         throw_errno(cat("renaming ", tmp, " to ", path_));
-    std::string dir = path_.substr(0, path_.find_last_of('/') == std::string::npos
-                                          ? 0
-                                          : path_.find_last_of('/'));
+    std::string dir =
+        path_.substr(0, path_.find_last_of('/') == std::string::npos ? 0 : path_.find_last_of('/'));
     if (dir.empty())
         dir = ".";
     UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -8,10 +8,12 @@
 
 #include "target/disk_format.h"
 
-namespace cbtrep::target {
+namespace cbtrep::target
+{
 
-class StateFile {
-public:
+class StateFile
+{
+  public:
     explicit StateFile(std::string path) : path_(std::move(path)) {}
     const std::string &path() const noexcept { return path_; }
     // Loads the record; false when the file does not exist. Throws when it is corrupt.
@@ -20,7 +22,7 @@ public:
     // old one and syncs the directory.
     void save(StateRecord &rec) const;
 
-private:
+  private:
     std::string path_;
 };
 

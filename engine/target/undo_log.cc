@@ -9,12 +9,17 @@
 
 #include "common/error.h"
 
-namespace cbtrep::target {
-namespace {
+namespace cbtrep::target
+{
+namespace
+{
 
 constexpr uint64_t kChunk = 4u << 20; // undo record size limit: bounds memory
 
-uint32_t rec_crc(const UndoRecord &r) { return cbt_crc32c(0, &r, offsetof(UndoRecord, hdr_crc)); }
+uint32_t rec_crc(const UndoRecord &r)
+{
+    return cbt_crc32c(0, &r, offsetof(UndoRecord, hdr_crc));
+}
 
 bool all_zero(const uint8_t *p, size_t n)
 {
@@ -179,7 +184,10 @@ size_t UndoLog::rollback(ReplicaFile &replica)
     return n;
 }
 
-void UndoLog::clear() { truncate(); }
+void UndoLog::clear()
+{
+    truncate();
+}
 
 UndoLog::Recovery UndoLog::recover(ReplicaFile &replica, uint64_t applied_seq)
 {
@@ -210,8 +218,8 @@ UndoLog::Recovery UndoLog::recover(ReplicaFile &replica, uint64_t applied_seq)
         }
         if (r.data_len) {
             buf_.resize(r.data_len);
-            ssize_t m = ::pread(fd_.get(), buf_.data(), r.data_len,
-                                static_cast<off_t>(off + sizeof(r)));
+            ssize_t m =
+                ::pread(fd_.get(), buf_.data(), r.data_len, static_cast<off_t>(off + sizeof(r)));
             if (m != static_cast<ssize_t>(r.data_len) ||
                 cbt_crc32c(0, buf_.data(), r.data_len) != r.data_crc)
                 break;

@@ -15,10 +15,12 @@
 #include "target/disk_format.h"
 #include "target/replica_file.h"
 
-namespace cbtrep::target {
+namespace cbtrep::target
+{
 
-class UndoLog {
-public:
+class UndoLog
+{
+  public:
     explicit UndoLog(std::string path);
     const std::string &path() const noexcept { return path_; }
 
@@ -26,7 +28,7 @@ public:
         bool found = false;       // the log named a batch
         bool rolled_back = false; // ... that was not committed, and was undone
         uint64_t batch_id = 0, first_seq = 0, last_seq = 0;
-        size_t records = 0;       // undo records applied
+        size_t records = 0; // undo records applied
     };
     // Start-up: undoes an uncommitted batch (its last_seq > applied_seq), then empties the log.
     Recovery recover(ReplicaFile &replica, uint64_t applied_seq);
@@ -44,7 +46,7 @@ public:
     bool active() const noexcept { return active_; }
     uint64_t bytes() const noexcept { return end_; }
 
-private:
+  private:
     struct Entry {
         uint64_t file_off; // where the record header is in the log
         UndoRecord rec;

@@ -7,8 +7,10 @@
 
 #include "transport/socket.h"
 
-namespace cbtrep::transport {
-namespace {
+namespace cbtrep::transport
+{
+namespace
+{
 
 std::string verify_detail(SSL *ssl)
 {
@@ -158,13 +160,13 @@ void FrameConn::write_all(const void *buf, size_t len)
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
             (e == SSL_ERROR_SYSCALL && (sys == EAGAIN || sys == EWOULDBLOCK))) {
             ERR_clear_error();
-            throw Error(cat("timed out after ", io_timeout_.count() / 1000.0, " s sending to ",
-                            peer_));
+            throw Error(
+                cat("timed out after ", io_timeout_.count() / 1000.0, " s sending to ", peer_));
         }
         if (e == SSL_ERROR_SYSCALL)
-            throw Error(cat("sending to ", peer_, ": ",
-                            sys ? std::strerror(sys) : "connection closed"),
-                        true, sys);
+            throw Error(
+                cat("sending to ", peer_, ": ", sys ? std::strerror(sys) : "connection closed"),
+                true, sys);
         bool auth = tls::queued_error_is_auth();
         tls::throw_ssl(cat("TLS error sending to ", peer_), !auth);
     }
@@ -174,10 +176,10 @@ void FrameConn::send(uint16_t type, const void *body, uint32_t body_len,
                      std::span<const uint8_t> payload)
 {
     // Handshake frames keep the version-1 layout and header version forever (wire.h).
-    uint16_t v = (type == CBT_WT_HELLO || type == CBT_WT_HELLO_OK || type == CBT_WT_ERROR ||
-                  version_ == 0)
-                     ? CBT_WIRE_VERSION_MIN
-                     : version_;
+    uint16_t v =
+        (type == CBT_WT_HELLO || type == CBT_WT_HELLO_OK || type == CBT_WT_ERROR || version_ == 0)
+            ? CBT_WIRE_VERSION_MIN
+            : version_;
     uint8_t buf[sizeof(cbt_wire_hdr) + CBT_WIRE_MAX_BODY];
     if (body_len > CBT_WIRE_MAX_BODY)
         throw Error("frame body too large (bug)", false);
@@ -190,7 +192,10 @@ void FrameConn::send(uint16_t type, const void *body, uint32_t body_len,
         write_all(payload.data(), payload.size());
 }
 
-void FrameConn::send_raw(const void *data, size_t len) { write_all(data, len); }
+void FrameConn::send_raw(const void *data, size_t len)
+{
+    write_all(data, len);
+}
 
 void FrameConn::recv(Frame &f, uint64_t replica_bytes)
 {
@@ -204,9 +209,9 @@ void FrameConn::recv(Frame &f, uint64_t replica_bytes)
         f.hdr.type != CBT_WT_ERROR)
         err = CBT_WIRE_E_UNEXPECTED;
     if (err)
-        throw FrameError(cat("bad frame from ", peer_, ": ", cbt_wire_err_str(err),
-                             " (type ", f.hdr.type, ")"),
-                         err);
+        throw FrameError(
+            cat("bad frame from ", peer_, ": ", cbt_wire_err_str(err), " (type ", f.hdr.type, ")"),
+            err);
     read_exact(f.body, f.hdr.body_len, false, cbt_wire_type_str(f.hdr.type));
     err = cbt_wire_body_crc_check(&f.hdr, f.body);
     if (!err)

@@ -18,21 +18,24 @@
 #include "common/fd.h"
 #include "transport/tls.h"
 
-namespace cbtrep::transport {
+namespace cbtrep::transport
+{
 
 // A malformed frame; code() is the enum cbt_wire_err reason.
-class FrameError : public Error {
-public:
+class FrameError : public Error
+{
+  public:
     FrameError(const std::string &what, int code) : Error(what, true), code_(code) {}
     int code() const noexcept { return code_; }
 
-private:
+  private:
     int code_;
 };
 
 // The peer closed the connection cleanly at a frame boundary.
-class PeerClosed : public Error {
-public:
+class PeerClosed : public Error
+{
+  public:
     explicit PeerClosed(const std::string &what) : Error(what, true) {}
 };
 
@@ -51,8 +54,9 @@ struct Frame {
     }
 };
 
-class FrameConn {
-public:
+class FrameConn
+{
+  public:
     // TLS client handshake on a connected socket; verifies the server certificate against
     // the CA and server_name. Authentication failures are fatal errors.
     static std::unique_ptr<FrameConn> client(UniqueFd fd, SSL_CTX *ctx,
@@ -96,7 +100,7 @@ public:
     uint64_t bytes_in() const noexcept { return bytes_in_; }
     uint64_t bytes_out() const noexcept { return bytes_out_; }
 
-private:
+  private:
     FrameConn(UniqueFd fd, tls::SslPtr ssl, std::string peer);
     // false: EOF before the first byte (only when at_boundary)
     bool read_exact(void *buf, size_t len, bool at_boundary, const char *what);

@@ -9,8 +9,10 @@
 #include "transport/socket.h"
 #include "transport/tls.h"
 
-namespace cbtrep::transport {
-namespace {
+namespace cbtrep::transport
+{
+namespace
+{
 
 template <size_t N> void copy_name(char (&dst)[N], const std::string &src, const char *what)
 {
@@ -109,9 +111,9 @@ std::unique_ptr<ReplicaSession> ReplicaSession::connect(const std::string &host,
     if (f.type() == CBT_WT_ERROR)
         throw_remote(f);
     if (f.type() != CBT_WT_HELLO_OK)
-        throw FrameError(cat("expected HELLO_OK from ", s->conn_->peer(), ", got ",
-                             cbt_wire_type_str(f.type())),
-                         CBT_WIRE_E_UNEXPECTED);
+        throw FrameError(
+            cat("expected HELLO_OK from ", s->conn_->peer(), ", got ", cbt_wire_type_str(f.type())),
+            CBT_WIRE_E_UNEXPECTED);
     auto ok = f.as<cbt_wire_hello_ok>();
     if (ok.version < hello.version_min || ok.version > hello.version_max)
         throw Error(cat("target chose protocol version ", ok.version, " outside ",
@@ -130,8 +132,8 @@ std::unique_ptr<ReplicaSession> ReplicaSession::connect(const std::string &host,
     info.max_extent = ok.max_extent;
     s->conn_->set_version(ok.version);
     s->conn_->set_io_timeout(options.io_timeout);
-    s->window_ = std::max<uint32_t>(1, std::min({options.window, ok.max_window,
-                                                 static_cast<uint32_t>(s->pending_.size())}));
+    s->window_ = std::max<uint32_t>(
+        1, std::min({options.window, ok.max_window, static_cast<uint32_t>(s->pending_.size())}));
     return s;
 }
 
@@ -165,9 +167,9 @@ void ReplicaSession::read_one_ack(std::chrono::milliseconds timeout)
         case CBT_WT_ACK: {
             auto a = f.as<cbt_wire_ack>();
             if (unacked_ == 0 || a.batch_id != pending_[pending_head_])
-                throw FrameError(cat("unexpected ACK for batch ", a.batch_id, " from ",
-                                     conn_->peer()),
-                                 CBT_WIRE_E_ORDER);
+                throw FrameError(
+                    cat("unexpected ACK for batch ", a.batch_id, " from ", conn_->peer()),
+                    CBT_WIRE_E_ORDER);
             pending_head_ = (pending_head_ + 1) % pending_.size();
             --unacked_;
             Ack ack{a.batch_id, a.last_seq, (a.flags & CBT_WA_DUPLICATE) != 0, a.applied_ns};
@@ -187,9 +189,9 @@ void ReplicaSession::read_one_ack(std::chrono::milliseconds timeout)
         case CBT_WT_PONG:
             continue;
         default:
-            throw FrameError(cat("unexpected ", cbt_wire_type_str(f.type()), " frame from ",
-                                 conn_->peer()),
-                             CBT_WIRE_E_UNEXPECTED);
+            throw FrameError(
+                cat("unexpected ", cbt_wire_type_str(f.type()), " frame from ", conn_->peer()),
+                CBT_WIRE_E_UNEXPECTED);
         }
     }
 }
@@ -243,9 +245,9 @@ void ReplicaSession::send_extent(const ExtentOut &x)
         std::memcpy(w.digest, x.digest.data(), sizeof(w.digest));
     w.index = sent_extents_;
     if (int err = cbt_wire_extent_check(&w, w.encoded_len, info_.replica_bytes))
-        throw Error(cat("extent at byte ", x.offset, " (", x.length, " bytes): ",
-                        cbt_wire_err_str(err)),
-                    false);
+        throw Error(
+            cat("extent at byte ", x.offset, " (", x.length, " bytes): ", cbt_wire_err_str(err)),
+            false);
     try {
         conn_->send(CBT_WT_EXTENT, w, x.payload);
     } catch (const RemoteError &) {

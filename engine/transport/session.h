@@ -27,7 +27,8 @@
 #include "common/error.h"
 #include "transport/tls_config.h"
 
-namespace cbtrep::transport {
+namespace cbtrep::transport
+{
 
 struct SessionOptions {
     std::chrono::milliseconds connect_timeout{10000};
@@ -74,8 +75,8 @@ struct BatchInfo {
 // One extent. For RAW and LZ4, digest is xxh3_128() of the *decoded* bytes and payload the
 // bytes on the wire; ZERO and DISCARD carry neither.
 struct ExtentOut {
-    uint64_t offset = 0; // bytes, multiple of 512
-    uint64_t length = 0; // decoded bytes, multiple of 512
+    uint64_t offset = 0;   // bytes, multiple of 512
+    uint64_t length = 0;   // decoded bytes, multiple of 512
     uint16_t encoding = 0; // enum cbt_wire_encoding
     uint64_t seq = 0;      // record sequence number, 0 = unknown
     Digest digest{};
@@ -92,7 +93,7 @@ struct ExtentOut {
 struct TagOut {
     uint64_t tag_id = 0;
     uint64_t timestamp_ns = 0;
-    uint64_t seq = 0; // sequence number of the TAG record, nonzero
+    uint64_t seq = 0;   // sequence number of the TAG record, nonzero
     uint32_t flags = 0; // CBT_TAG_APP_CONSISTENT
     uint32_t nr_devices = 1;
     std::string name;
@@ -100,14 +101,15 @@ struct TagOut {
 
 struct Ack {
     uint64_t batch_id = 0;
-    uint64_t last_seq = 0;   // every seq <= this is durable on the replica
-    bool duplicate = false;  // the batch had been applied before; acknowledged only
+    uint64_t last_seq = 0;  // every seq <= this is durable on the replica
+    bool duplicate = false; // the batch had been applied before; acknowledged only
     uint64_t applied_ns = 0;
 };
 
 // An ERROR frame from the target.
-class RemoteError : public Error {
-public:
+class RemoteError : public Error
+{
+  public:
     RemoteError(const std::string &what, uint32_t code, bool fatal, uint64_t batch_id)
         : Error(what, !fatal), code_(code), batch_id_(batch_id)
     {
@@ -115,15 +117,16 @@ public:
     uint32_t code() const noexcept { return code_; } // enum cbt_wire_error_code
     uint64_t batch_id() const noexcept { return batch_id_; }
 
-private:
+  private:
     uint32_t code_;
     uint64_t batch_id_;
 };
 
 class FrameConn;
 
-class ReplicaSession {
-public:
+class ReplicaSession
+{
+  public:
     using AckHandler = std::function<void(const Ack &)>;
 
     // TCP connect, TLS 1.3 handshake (both certificates verified), HELLO → HELLO_OK.
@@ -161,7 +164,7 @@ public:
     // Orderly close (TLS close_notify). The destructor closes too, silently.
     void close();
 
-private:
+  private:
     ReplicaSession() = default;
     void read_one_ack(std::chrono::milliseconds timeout);
     [[noreturn]] void fail_after_send_error(const Error &e);

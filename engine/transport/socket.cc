@@ -13,8 +13,10 @@
 
 #include "common/error.h"
 
-namespace cbtrep::transport {
-namespace {
+namespace cbtrep::transport
+{
+namespace
+{
 
 std::string addr_str(const sockaddr *sa)
 {
@@ -133,7 +135,8 @@ TcpListener::TcpListener(const std::string &address, uint16_t port)
     hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
     addrinfo *res = nullptr;
     std::string service = std::to_string(port);
-    int rc = getaddrinfo(address.empty() ? nullptr : address.c_str(), service.c_str(), &hints, &res);
+    int rc =
+        getaddrinfo(address.empty() ? nullptr : address.c_str(), service.c_str(), &hints, &res);
     if (rc != 0)
         throw Error(cat("listen address ", address, ": ", gai_strerror(rc)), false);
     std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, freeaddrinfo);

@@ -7,7 +7,8 @@
 
 #include "common/fd.h"
 
-namespace cbtrep::transport {
+namespace cbtrep::transport
+{
 
 // Connects to host:port (name or address), giving up after timeout. Recoverable errors.
 UniqueFd tcp_connect(const std::string &host, uint16_t port, std::chrono::milliseconds timeout);
@@ -18,8 +19,9 @@ void set_io_timeout(int fd, std::chrono::milliseconds timeout);
 // Waits until fd is readable; false on timeout.
 bool wait_readable(int fd, std::chrono::milliseconds timeout);
 
-class TcpListener {
-public:
+class TcpListener
+{
+  public:
     // Binds address:port ("0.0.0.0", "::", "127.0.0.1"...); port 0 picks a free port.
     TcpListener(const std::string &address, uint16_t port);
     uint16_t port() const noexcept { return port_; }
@@ -27,7 +29,7 @@ public:
     // Accepts one connection, or returns an empty fd when none arrives within timeout.
     UniqueFd accept(std::chrono::milliseconds timeout, std::string *peer);
 
-private:
+  private:
     UniqueFd fd_;
     uint16_t port_ = 0;
 };

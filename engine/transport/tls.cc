@@ -1,10 +1,12 @@
 #include "tls.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-namespace cbtrep::tls {
+namespace cbtrep::tls
+{
 
 std::string drain_errors()
 {
@@ -50,7 +52,8 @@ bool queued_error_is_auth()
     }
 }
 
-namespace {
+namespace
+{
 
 SslCtxPtr make_common(const transport::TlsConfig &cfg, const SSL_METHOD *method, const char *role)
 {
@@ -138,7 +141,12 @@ std::vector<std::string> peer_identities(SSL *ssl)
         GENERAL_NAMES_free(sans);
     }
     ERR_clear_error();
-    return ids;
+    // The CN usually repeats as a SAN: list each name once, CN first.
+    std::vector<std::string> unique;
+    for (auto &id : ids)
+        if (std::find(unique.begin(), unique.end(), id) == unique.end())
+            unique.push_back(std::move(id));
+    return unique;
 }
 
 } // namespace cbtrep::tls

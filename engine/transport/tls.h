@@ -16,7 +16,8 @@
 #include "common/error.h"
 #include "transport/tls_config.h"
 
-namespace cbtrep::tls {
+namespace cbtrep::tls
+{
 
 template <auto Fn> struct FnDeleter {
     template <typename T> void operator()(T *p) const noexcept { Fn(p); }

@@ -3,7 +3,8 @@
 
 #include <string>
 
-namespace cbtrep::transport {
+namespace cbtrep::transport
+{
 
 // Certificates and keys are PEM files; ca_file is the CA that must have signed the peer.
 // server_name (client only) is the name the target's certificate must carry (SAN DNS or IP,
