@@ -79,6 +79,9 @@ if [ ! -e "$root/.unpacked" ]; then
 		debs=$kdir/debs
 	fi
 	mkdir -p "$debs"
+	# The shared cache may be filled by another clone at the same moment.
+	exec {debs_lock}>"$debs/.lock"
+	flock "$debs_lock"
 	pkgs=$(package_set "$abi") || kt_die "cannot find the packages of $release"
 	files=()
 	download=()
