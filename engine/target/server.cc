@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "common/log.h"
+#include "resync/remote_responder.h"
 #include "transport/frame_conn.h"
 #include "transport/socket.h"
 
@@ -280,6 +281,12 @@ void Server::session(FrameConn &conn, Worker *self)
                 batch_id = 0;
                 break;
             }
+            case CBT_WT_RS_BEGIN:
+                // A resync or verify session (docs/resync.md) owns the connection from here.
+                if (ap.in_batch())
+                    throw FrameError("RS_BEGIN inside a batch", CBT_WIRE_E_UNEXPECTED);
+                resync::serve_resync(conn, f, name, ap.spec().path, replica_bytes);
+                return;
             case CBT_WT_PING:
                 conn.send(CBT_WT_PONG, f.as<cbt_wire_ping>());
                 break;
