@@ -2,7 +2,7 @@
 #   gen_history ARGS...       tests/tools/gen-history into $WORK/h (journal, image, sha256)
 #   engine_config PORT [JSON] writes $WORK/engine.json for device disk0 (file source over
 #                             $WORK/h, exit_when_drained); JSON is merged into the device entry
-#   start_engine / wait_engine / kill_engine
+#   start_engine / wait_engine (sets ENGINE_RC) / kill_engine
 #   status_get KEY            a field of $WORK/status/disk0.json (python3 -c path syntax: a.b)
 #   engine_fail MSG           like fail, with the engine log tail
 # shellcheck shell=bash
@@ -58,17 +58,18 @@ start_engine() {
     ENGINE_PID=$!
 }
 
-# wait_engine [TIMEOUT_S]: waits for cbtrepd to exit; prints its exit code.
+# wait_engine [TIMEOUT_S]: waits for cbtrepd to exit; its exit code goes to ENGINE_RC
+# (not printed: a command substitution's subshell cannot wait for our child).
 wait_engine() {
-    local t=${1:-300} i rc=0
+    local t=${1:-300} i
     for i in $(seq $((t * 10))); do
         kill -0 "$ENGINE_PID" 2>/dev/null || break
         sleep 0.1
     done
     kill -0 "$ENGINE_PID" 2>/dev/null && engine_fail "cbtrepd still running after ${t}s"
-    wait "$ENGINE_PID" || rc=$?
+    ENGINE_RC=0
+    wait "$ENGINE_PID" || ENGINE_RC=$?
     ENGINE_PID=
-    echo "$rc"
 }
 
 kill_engine() {

@@ -3,8 +3,9 @@
 # META records, GAPs with bitmap dumps, tags) through the real cbtrepd and cbtrep-target over
 # TLS on loopback, with the file source: the replica's sha256 must equal the source image
 # at the last tag, every batch must be committed and the status must say so.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/engine_lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/engine_lib.sh"
 requires openssl python3 sha256sum
 
 TOTAL_MIB=${CBTREP_STREAM_TOTAL_MIB:-1024}
@@ -15,8 +16,8 @@ target_config disk0 "$WORK/replica.img" $((256 << 20)) engine1
 start_target
 engine_config "$PORT" "" '"metrics": {"port": 0}, "threads": 2'
 start_engine
-rc=$(wait_engine 600)
-[ "$rc" = 0 ] || engine_fail "cbtrepd exited with $rc"
+wait_engine 600
+[ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
 
 want=$(cat "$WORK/h/expected.sha256")
 got=$(sha "$WORK/replica.img")
