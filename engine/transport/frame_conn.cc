@@ -20,6 +20,22 @@ std::string verify_detail(SSL *ssl)
     return cat(" (certificate: ", X509_verify_cert_error_string(v), ")");
 }
 
+// Reads and discards until EOF or the deadline.
+void drain_briefly(int fd, std::chrono::milliseconds linger)
+{
+    auto deadline = std::chrono::steady_clock::now() + linger;
+    char sink[16384];
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (!wait_readable(fd, left))
+            break;
+        ssize_t n = ::recv(fd, sink, sizeof(sink), 0);
+        if (n <= 0)
+            break;
+    }
+}
+
 } // namespace
 
 FrameConn::FrameConn(UniqueFd fd, tls::SslPtr ssl, std::string peer)
@@ -91,6 +107,10 @@ std::unique_ptr<FrameConn> FrameConn::server(UniqueFd fd, SSL_CTX *ctx, const st
         std::string errs = tls::drain_errors();
         if (errs.empty())
             errs = err ? std::strerror(err) : "connection closed by peer";
+        // In TLS 1.3 the client believes the handshake done and is already sending: read
+        // what it sends for a moment so our alert reaches it instead of a TCP reset.
+        ::shutdown(fd.get(), SHUT_WR);
+        drain_briefly(fd.get(), std::chrono::milliseconds(1000));
         throw Error(cat("TLS handshake from ", peer, " failed: ", errs, detail), !auth);
     }
     return std::unique_ptr<FrameConn>(new FrameConn(std::move(fd), std::move(ssl), peer));
@@ -242,17 +262,7 @@ void FrameConn::close(std::chrono::milliseconds linger)
     ::shutdown(fd_.get(), SHUT_WR);
     // Drain what the peer is still sending so the kernel does not answer it with a reset
     // that would destroy our last frame before the peer reads it.
-    auto deadline = std::chrono::steady_clock::now() + linger;
-    char sink[16384];
-    while (std::chrono::steady_clock::now() < deadline) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (!wait_readable(fd_.get(), left))
-            break;
-        ssize_t n = ::recv(fd_.get(), sink, sizeof(sink), 0);
-        if (n <= 0)
-            break;
-    }
+    drain_briefly(fd_.get(), linger);
     ERR_clear_error();
 }
 

@@ -105,8 +105,15 @@ std::unique_ptr<ReplicaSession> ReplicaSession::connect(const std::string &host,
     s->conn_ = FrameConn::client(std::move(fd), ctx.get(), name, options.connect_timeout);
     // The context is reference-counted by the SSL object; ours can go.
 
-    s->conn_->send(CBT_WT_HELLO, hello);
     Frame f;
+    try {
+        s->conn_->send(CBT_WT_HELLO, hello);
+    } catch (const Error &) {
+        // A refused client certificate shows up as a failed write in TLS 1.3; the alert
+        // that says why is waiting to be read.
+        s->conn_->recv(f);
+        throw;
+    }
     s->conn_->recv(f);
     if (f.type() == CBT_WT_ERROR)
         throw_remote(f);

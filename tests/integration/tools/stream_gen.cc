@@ -5,10 +5,11 @@
 //   cbtrep-stream-gen gen --out STREAM --expected IMAGE [--device-mib N] [--batches N]
 //                     [--max-records N] [--max-write-kib N] [--seed N] [--tag-every N]
 //                     [--first-seq N] [--compressible PCT]
-//   cbtrep-stream-gen apply --stream STREAM --out IMAGE [--upto-seq N]
+//   cbtrep-stream-gen apply --stream STREAM --out IMAGE [--upto-seq N] [--onto 1]
 //
 // "apply" rebuilds the expected image from a stream, optionally only up to the batch that
-// ends at seq N (what a replica holds when it says applied_seq == N).
+// ends at seq N (what a replica holds when it says applied_seq == N); --onto applies it on
+// top of an existing image instead of a new zero one.
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -168,7 +169,10 @@ int apply(const std::map<std::string, std::string> &a)
 {
     StreamReader rd(a.at("stream"));
     uint64_t upto = num(a, "upto-seq", UINT64_MAX);
-    int img = open_image(a.at("out"), rd.header().device_bytes);
+    int img = a.count("onto") ? open(a.at("out").c_str(), O_RDWR)
+                              : open_image(a.at("out"), rd.header().device_bytes);
+    if (img < 0)
+        throw std::runtime_error("cannot open " + a.at("out"));
     StreamBatch b;
     uint64_t last = 0;
     while (rd.next(b) && b.hdr.last_seq <= upto) {

@@ -229,10 +229,12 @@ Raw raw_connect(const Args &a, uint64_t device_bytes)
     r.conn->send(CBT_WT_HELLO, h);
     Frame f;
     r.conn->recv(f);
-    if (f.type() == CBT_WT_ERROR)
-        throw RemoteError(std::string("target refused: ") + f.as<cbt_wire_error>().message,
-                          f.as<cbt_wire_error>().code,
-                          f.as<cbt_wire_error>().flags & CBT_WERR_F_FATAL, 0);
+    if (f.type() == CBT_WT_ERROR) {
+        auto er = f.as<cbt_wire_error>();
+        throw RemoteError(std::string("target refused: ") + cbt_wire_error_code_str(er.code) +
+                              ": " + er.message,
+                          er.code, er.flags & CBT_WERR_F_FATAL, 0);
+    }
     r.ok = f.as<cbt_wire_hello_ok>();
     r.conn->set_version(r.ok.version);
     return r;
