@@ -222,6 +222,9 @@ void Replicator::on_ack(const transport::Ack &a)
     sent_.pop_front();
     if (f.from_source)
         src_->commit(a.batch_id);
+    log_debug(dev_.name, ": batch ", a.batch_id, " durable up to seq ", a.last_seq,
+              a.duplicate ? " (duplicate: applied before)" : "",
+              f.from_source ? ", committed" : "");
     reserved_ -= std::min(reserved_, f.reserved);
     double apply = std::chrono::duration<double>(clock::now() - f.ended).count();
     tp_bytes_ += f.decoded;
@@ -314,6 +317,9 @@ void Replicator::send(transport::ReplicaSession &s, PrepPool::Job &job)
         f.tag = pb.tags.back();
     // In the queue before the first frame: end_batch() may already read this batch's ACK.
     sent_.push_back(f);
+    log_debug(dev_.name, ": sending batch ", pb.info.batch_id, " (seq ", pb.info.first_seq, "..",
+              pb.info.last_seq, ", ", pb.extents.size(), " extents, ", pb.tags.size(), " tags, ",
+              pb.payload_bytes, " payload bytes)");
     auto t = clock::now();
     auto views = pb.views();
     s.send_batch(pb.info, views, pb.tags);
