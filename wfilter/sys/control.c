@@ -44,6 +44,7 @@ struct cbt_control {
 	LIST_ENTRY waiters;
 	KSPIN_LOCK lock;
 	KTIMER timer;
+	BOOLEAN timer_armed; /* under lock: the periodic scan runs while anyone waits */
 	KDPC dpc;
 	BOOLEAN shutdown_registered;
 	BOOLEAN link_created;
@@ -76,9 +77,13 @@ static VOID csq_insert(PIO_CSQ csq, PIRP irp)
 	LARGE_INTEGER due;
 
 	InsertTailList(&c->waiters, &irp->Tail.Overlay.ListEntry);
-	/* Called with c->lock held; the DPC cancels the timer under the same lock. */
-	due.QuadPart = -(LONGLONG)WAIT_SCAN_MS * 10000;
-	KeSetTimerEx(&c->timer, due, WAIT_SCAN_MS, &c->dpc);
+	/* Called with c->lock held; the DPC cancels the timer under the same lock. Arm it
+	 * once, not on every insert: re-arming would keep pushing the first scan away. */
+	if (!c->timer_armed) {
+		due.QuadPart = -(LONGLONG)WAIT_SCAN_MS * 10000;
+		KeSetTimerEx(&c->timer, due, WAIT_SCAN_MS, &c->dpc);
+		c->timer_armed = TRUE;
+	}
 }
 
 static VOID csq_remove(PIO_CSQ csq, PIRP irp)
@@ -157,8 +162,10 @@ static VOID scan_dpc(PKDPC dpc, PVOID ctx, PVOID a1, PVOID a2)
 	while ((irp = IoCsqRemoveNextIrp(&c->csq, &p)))
 		finish_wait(irp, p.now);
 	KeAcquireSpinLock(&c->lock, &irql);
-	if (IsListEmpty(&c->waiters))
+	if (IsListEmpty(&c->waiters) && c->timer_armed) {
 		KeCancelTimer(&c->timer);
+		c->timer_armed = FALSE;
+	}
 	KeReleaseSpinLock(&c->lock, irql);
 }
 
