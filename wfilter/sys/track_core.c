@@ -418,7 +418,9 @@ static int do_status(struct cbt_ioc_status *s)
 	s->hdr.size = sizeof(*s);
 	RtlCopyMemory(s->name, name, sizeof(name));
 	s->hook_calls = (uint64_t)t->hook_calls;
-	s->hook_ns = (uint64_t)(t->hook_ticks * 1000000000ll / perf_freq);
+	/* Split so that hours of accumulated ticks do not overflow the multiplication. */
+	s->hook_ns = (uint64_t)(t->hook_ticks / perf_freq) * 1000000000ull +
+		     (uint64_t)(t->hook_ticks % perf_freq) * 1000000000ull / (uint64_t)perf_freq;
 	return 0;
 }
 
