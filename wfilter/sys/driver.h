@@ -12,7 +12,8 @@
  * Files: driver.c (entry, dispatch table, device list), pnp.c, power.c, io.c (write and
  * discard interception), control.c (control device, IOCTLs), security.c (its DACL),
  * bypass.c (registry/boot-option switch), persist.c (metadata on disk), lowerio.c
- * (synchronous requests to the device below), os_win.c/os_win.h (OS layer of the core).
+ * (synchronous requests to the device below), track_core.c (the bridge to core/) and
+ * cbt_os_impl.h (the core's OS layer: the name core/cbt_os.h includes).
  */
 #ifndef CBT_WF_DRIVER_H
 #define CBT_WF_DRIVER_H

@@ -4,7 +4,8 @@
  *
  * The glue (pnp.c, io.c, control.c, persist.c) never touches bitmaps, journals, modes,
  * batches or tags: it calls these functions, which translate to the core's API and run
- * the core under the Windows OS layer (os_win.h). Contracts the glue relies on:
+ * the core under the Windows OS layer (cbt_os_impl.h). Implemented by track_core.c, or by
+ * track_stub.c in a build without the core. Contracts the glue relies on:
  *   - cbt_track_write_begin() runs BEFORE the write is passed down, marks the bitmap and
  *     (DATA mode) copies the data into the core's record (struct cbt_wio).
  *   - cbt_track_write_end() runs from the completion routine, at IRQL <= DISPATCH_LEVEL:

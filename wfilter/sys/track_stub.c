@@ -7,7 +7,7 @@
  * the driver is a pure pass-through filter with a working control device.
  *
  * What track_core.c does instead, one item per function below:
- *   attach   : build the core device (os_win.h allocation/locks/time), read the metadata
+ *   attach   : build the core device (cbt_os_impl.h allocation/locks/time), read the metadata
  *              header (persist.c), set f->track, then cbt_wait_untracked_drained(f).
  *   detach   : clear f->track, ExWaitForRundownProtectionRelease(&f->track_ref), save
  *              bitmap + header clean (persist.c), free, ExReInitializeRundownProtection.
