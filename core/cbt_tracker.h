@@ -154,7 +154,7 @@ void cbt_tracker_get_state(struct cbt_tracker *t, uint32_t *state, uint32_t *rea
  * RESYNC_REQUIRED/NEW_DEVICE; invalid -> METADATA_INVALID; size or granularity differ ->
  * SIZE_CHANGED; DIRTY -> UNCLEAN_SHUTDOWN; RESYNC_REQUIRED keeps its reason; CLEAN ->
  * loads the saved bitmap into the active one and tracks (state DIRTY). Continues sequence
- * numbers and generations from the header when it is valid. *found_state/*found_reason get
+ * numbers and generations from the header when it is valid. *found_state and *found_reason get
  * what the file said (for ATTACH's reply). Call before any io.
  */
 void cbt_tracker_meta_load(struct cbt_tracker *t, const void *buf, uint64_t len,

@@ -1,0 +1,981 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * One tracked device: state, modes, the journal list, batches, tags, generations and the
+ * metadata image. See cbt_tracker.h for the contract and docs/tracker.md for the why.
+ *
+ * Locking: one spinlock per tracker (irqsave) guards everything the I/O path touches:
+ * bitmap pointers and bits, mode, counters, memory, the drainable list's tail. The head
+ * of the list and the outstanding batch are only changed by control calls, which the
+ * caller serializes; so GET can walk the batch's records and copy them out without the
+ * lock (completion only ever appends after the tail).
+ */
+#include "cbt_tracker.h"
+#include "cbt_bitmap.h"
+#include "cbt_journal.h"
+
+#define MAX_EVENTS 4
+
+struct cbt_tracker {
+	cbt_spinlock_t lock;
+	char name[CBT_NAME_LEN];
+	uint64_t device_bytes;
+	uint64_t device_sectors;
+	uint32_t granularity;
+	uint32_t flags;
+	uint64_t mem_cap;
+	void *os_ctx;
+
+	uint32_t mode, mode_reason;
+	uint32_t state, state_reason;
+	int state_changed;
+
+	struct cbt_bm *active;
+	struct cbt_bm *frozen; /* NULL: none */
+
+	struct cbt_io *head, *tail; /* drainable records, seq order */
+	uint64_t nr_drainable;
+	uint64_t next_seq;
+	uint64_t committed_seq;
+	uint64_t mem_used;
+
+	int batch_out;
+	struct cbt_batch batch; /* outstanding batch header (sealed) */
+	uint64_t next_batch_id;
+
+	uint64_t inflight;
+	uint64_t writes_seen, bytes_seen, writes_failed;
+	uint64_t records, records_dropped, mode_changes;
+};
+
+/* Events gathered under the lock and delivered after it is dropped. */
+struct evq {
+	uint32_t n;
+	struct cbt_event ev[MAX_EVENTS];
+};
+
+static void evq_add(struct evq *q, uint32_t kind, uint32_t from, uint32_t to, uint32_t reason)
+{
+	if (q->n < MAX_EVENTS) {
+		q->ev[q->n].kind = kind;
+		q->ev[q->n].from = from;
+		q->ev[q->n].to = to;
+		q->ev[q->n].reason = reason;
+		q->n++;
+	}
+}
+
+static void evq_flush(struct cbt_tracker *t, struct evq *q)
+{
+	uint32_t i;
+
+	for (i = 0; i < q->n; i++)
+		cbt_os_event(t->os_ctx, &q->ev[i]);
+	q->n = 0;
+}
+
+static void set_mode(struct cbt_tracker *t, struct evq *q, uint32_t mode, uint32_t reason)
+{
+	if (t->mode == mode)
+		return;
+	evq_add(q, CBT_EV_MODE, t->mode, mode, reason);
+	t->mode = mode;
+	t->mode_reason = reason;
+	t->mode_changes++;
+	t->state_changed = 1;
+}
+
+static void set_state(struct cbt_tracker *t, struct evq *q, uint32_t state, uint32_t reason)
+{
+	if (t->state == state && t->state_reason == reason)
+		return;
+	evq_add(q, CBT_EV_STATE, t->state, state, reason);
+	t->state = state;
+	t->state_reason = reason;
+	t->state_changed = 1;
+}
+
+static void mark(struct cbt_tracker *t, struct evq *q, uint64_t sector, uint64_t nr)
+{
+	uint64_t first = (sector << CBT_SECTOR_SHIFT) / t->granularity;
+	uint64_t last = ((sector + nr) << CBT_SECTOR_SHIFT) - 1;
+
+	last /= t->granularity;
+	if (cbt_bm_set_range(t->active, first, last))
+		set_state(t, q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_ALLOC_FAILED);
+}
+
+static void append(struct cbt_tracker *t, struct evq *q, struct cbt_io *io)
+{
+	io->hdr.seq = t->next_seq++;
+	io->next = NULL;
+	if (t->tail)
+		t->tail->next = io;
+	else
+		t->head = io;
+	t->tail = io;
+	t->nr_drainable++;
+	t->records++;
+	if (q->n == 0 || q->ev[q->n - 1].kind != CBT_EV_READY)
+		evq_add(q, CBT_EV_READY, 0, 0, 0);
+}
+
+/* ---- lifetime ------------------------------------------------------------------------ */
+
+int cbt_tracker_create(const struct cbt_tracker_params *p, struct cbt_tracker **out)
+{
+	struct cbt_tracker *t;
+	uint32_t g = p->granularity;
+	uint64_t cap = p->mem_cap ? p->mem_cap : CBT_MEM_CAP_DEFAULT;
+	size_t i;
+
+	*out = NULL;
+	if (!p->name || !cbt_name_valid(p->name, CBT_NAME_LEN))
+		return CBT_EINVAL;
+	if (!p->device_bytes || p->device_bytes % CBT_SECTOR_SIZE)
+		return CBT_EINVAL;
+	if (p->flags & ~CBT_ATTACH_FLAGS_ALL)
+		return CBT_EINVAL;
+	if (!g)
+		g = cbt_granularity_for_size(p->device_bytes);
+	if (!cbt_granularity_valid(g) || cap < CBT_MEM_CAP_MIN)
+		return CBT_EINVAL;
+
+	t = cbt_os_alloc(sizeof(*t), CBT_ALLOC_WAIT);
+	if (!t)
+		return CBT_ENOMEM;
+	cbt_spin_init(&t->lock);
+	for (i = 0; i + 1 < sizeof(t->name) && p->name[i]; i++)
+		t->name[i] = p->name[i];
+	t->device_bytes = p->device_bytes;
+	t->device_sectors = p->device_bytes >> CBT_SECTOR_SHIFT;
+	t->granularity = g;
+	t->flags = p->flags;
+	t->mem_cap = cap;
+	t->os_ctx = p->os_ctx;
+	if (p->flags & CBT_ATTACH_META_ONLY) {
+		t->mode = CBT_MODE_META;
+		t->mode_reason = CBT_REASON_USER_REQUEST;
+	} else {
+		t->mode = CBT_MODE_DATA;
+	}
+	t->state = CBT_STATE_RESYNC_REQUIRED;
+	t->state_reason = CBT_REASON_NEW_DEVICE;
+	t->next_seq = 1;
+	t->next_batch_id = 1;
+	t->active = cbt_bm_create(cbt_bitmap_bits(p->device_bytes, g), 1);
+	if (!t->active) {
+		cbt_os_free(t, sizeof(*t));
+		return CBT_ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
+void cbt_tracker_destroy(struct cbt_tracker *t)
+{
+	struct cbt_io *io, *next;
+
+	if (!t)
+		return;
+	for (io = t->head; io; io = next) {
+		next = io->next;
+		cbt_jio_free(io);
+	}
+	cbt_bm_destroy(t->active);
+	cbt_bm_destroy(t->frozen);
+	cbt_os_free(t, sizeof(*t));
+}
+
+uint64_t cbt_tracker_device_bytes(const struct cbt_tracker *t)
+{
+	return t->device_bytes;
+}
+
+uint32_t cbt_tracker_granularity(const struct cbt_tracker *t)
+{
+	return t->granularity;
+}
+
+const char *cbt_tracker_name(const struct cbt_tracker *t)
+{
+	return t->name;
+}
+
+uint64_t cbt_tracker_inflight(struct cbt_tracker *t)
+{
+	cbt_irqflags_t fl;
+	uint64_t n;
+
+	cbt_spin_lock(&t->lock, fl);
+	n = t->inflight;
+	cbt_spin_unlock(&t->lock, fl);
+	return n;
+}
+
+/* ---- I/O path ------------------------------------------------------------------------ */
+
+void cbt_io_begin(struct cbt_tracker *t, uint32_t type, uint32_t rflags, uint64_t sector,
+		  uint64_t nr_sectors, struct cbt_io **out)
+{
+	struct evq q = { 0 };
+	struct cbt_io *io;
+	cbt_irqflags_t fl;
+	uint32_t nr_chunks = 0;
+	uint64_t data_bytes, charge = 0;
+	int journal, data = 0;
+
+	*out = NULL;
+	if (sector >= t->device_sectors || !nr_sectors)
+		return;
+	if (nr_sectors > t->device_sectors - sector)
+		nr_sectors = t->device_sectors - sector;
+	if (nr_sectors > 0xffffffffull) /* no bio is that long; keep the record field exact */
+		nr_sectors = 0xffffffffull;
+	data_bytes = nr_sectors << CBT_SECTOR_SHIFT;
+
+	cbt_spin_lock(&t->lock, fl);
+	t->writes_seen++;
+	t->bytes_seen += data_bytes;
+	mark(t, &q, sector, nr_sectors);
+	t->inflight++;
+	journal = t->mode != CBT_MODE_BITMAP;
+	if (journal && t->mem_used + CBT_REC_COST > t->mem_cap) {
+		set_mode(t, &q, CBT_MODE_BITMAP, CBT_REASON_JOURNAL_RECORD_CAP);
+		journal = 0;
+	}
+	if (journal && type == CBT_REC_WRITE && t->mode == CBT_MODE_DATA &&
+	    data_bytes <= CBT_IO_MAX_DATA) {
+		nr_chunks = (uint32_t)((data_bytes + CBT_CHUNK_SIZE - 1) / CBT_CHUNK_SIZE);
+		data = 1;
+		if (t->mem_used + CBT_REC_COST + (uint64_t)nr_chunks * CBT_CHUNK_SIZE > t->mem_cap) {
+			set_mode(t, &q, CBT_MODE_META, CBT_REASON_JOURNAL_DATA_CAP);
+			data = 0;
+			nr_chunks = 0;
+		}
+	}
+	if (journal)
+		charge = CBT_REC_COST + (uint64_t)nr_chunks * CBT_CHUNK_SIZE;
+	t->mem_used += charge;
+	cbt_spin_unlock(&t->lock, fl);
+	evq_flush(t, &q);
+
+	io = cbt_jio_alloc(nr_chunks, CBT_ALLOC_NOWAIT);
+	if (!io) {
+		/* Without an io the completion is invisible: the bitmap bit set above still
+		 * covers the write, but a cut could race it, so say resync is required. */
+		cbt_spin_lock(&t->lock, fl);
+		t->mem_used -= charge;
+		t->inflight--;
+		set_state(t, &q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_ALLOC_FAILED);
+		set_mode(t, &q, CBT_MODE_BITMAP, CBT_REASON_ALLOC_FAILED);
+		if (!t->inflight)
+			evq_add(&q, CBT_EV_IDLE, 0, 0, 0);
+		cbt_spin_unlock(&t->lock, fl);
+		evq_flush(t, &q);
+		return;
+	}
+	if (data && cbt_jio_alloc_chunks(io)) {
+		cbt_spin_lock(&t->lock, fl);
+		t->mem_used -= (uint64_t)nr_chunks * CBT_CHUNK_SIZE;
+		if (t->mode == CBT_MODE_DATA)
+			set_mode(t, &q, CBT_MODE_META, CBT_REASON_ALLOC_FAILED);
+		cbt_spin_unlock(&t->lock, fl);
+		evq_flush(t, &q);
+		data = 0;
+	}
+	cbt_rec_init(&io->hdr, type, 0, sector, (uint32_t)nr_sectors,
+		     rflags & (CBT_RF_FUA | CBT_RF_PREFLUSH), 0);
+	if (data) {
+		io->hdr.flags |= CBT_RF_HAS_DATA;
+		io->hdr.data_len = (uint32_t)data_bytes;
+	}
+	io->sector = sector;
+	io->nr_sectors = nr_sectors;
+	io->journal = (uint8_t)journal;
+	io->mem = journal ? CBT_REC_COST + (data ? (uint64_t)nr_chunks * CBT_CHUNK_SIZE : 0) : 0;
+	*out = io;
+}
+
+int cbt_io_wants_data(const struct cbt_io *io)
+{
+	return io && (io->hdr.flags & CBT_RF_HAS_DATA);
+}
+
+void cbt_io_copy(struct cbt_io *io, uint64_t off, const void *src, uint64_t len)
+{
+	const uint8_t *s = (const uint8_t *)src;
+
+	if (!cbt_io_wants_data(io) || off >= io->hdr.data_len)
+		return;
+	if (len > io->hdr.data_len - off)
+		len = io->hdr.data_len - off;
+	while (len) {
+		uint64_t c = off / CBT_CHUNK_SIZE, o = off % CBT_CHUNK_SIZE;
+		uint64_t n = CBT_CHUNK_SIZE - o < len ? CBT_CHUNK_SIZE - o : len;
+
+		cbt_memcpy(io->chunk[c] + o, s, (size_t)n);
+		s += n;
+		off += n;
+		len -= n;
+	}
+}
+
+void cbt_io_end(struct cbt_tracker *t, struct cbt_io *io, int error)
+{
+	struct evq q = { 0 };
+	cbt_irqflags_t fl;
+	struct cbt_io *drop = NULL;
+	uint64_t mem;
+
+	if (!io)
+		return;
+	/* A failed write is never journalled as done: its data goes, a DIRTY record stays. */
+	if (error)
+		cbt_jio_drop_data(io);
+	cbt_spin_lock(&t->lock, fl);
+	t->inflight--;
+	/* Into the generation current NOW: a cut while the write was in flight cannot lose
+	 * it (docs/tracker.md, "Generations"). */
+	mark(t, &q, io->sector, io->nr_sectors);
+	if (error)
+		t->writes_failed++;
+	if (t->mode == CBT_MODE_BITMAP) {
+		if (!error)
+			t->records_dropped++;
+		t->mem_used -= io->mem;
+		drop = io;
+	} else {
+		/* A write submitted in BITMAP mode that completes after recovery becomes a
+		 * META record (journal was 0, nothing charged yet). */
+		io->journal = 1;
+		mem = CBT_REC_COST;
+		if (io->hdr.flags & CBT_RF_HAS_DATA)
+			mem += (uint64_t)io->nr_chunks * CBT_CHUNK_SIZE;
+		t->mem_used = t->mem_used - io->mem + mem;
+		io->mem = mem;
+		if (error) {
+			io->hdr.type = CBT_REC_DIRTY;
+			io->hdr.flags = 0;
+			io->hdr.reason = CBT_REASON_WRITE_ERROR;
+		}
+		io->hdr.timestamp_ns = cbt_os_now_ns();
+		append(t, &q, io);
+	}
+	if (!t->inflight)
+		evq_add(&q, CBT_EV_IDLE, 0, 0, 0);
+	cbt_spin_unlock(&t->lock, fl);
+	cbt_jio_free(drop);
+	evq_flush(t, &q);
+}
+
+/* ---- recovery ------------------------------------------------------------------------ */
+
+/*
+ * Swaps the active bitmap for spare (under the lock). The old frozen one, if any, is
+ * returned in *old unless done names it, in which case *old is returned for freeing and
+ * *merge is 0. The caller merges or frees after unlocking.
+ */
+static void cut_locked(struct cbt_tracker *t, struct cbt_bm *spare, uint64_t done,
+		       struct cbt_bm **old, int *merge)
+{
+	*old = t->frozen;
+	*merge = *old && (*old)->generation != done;
+	spare->generation = t->active->generation + 1;
+	t->frozen = t->active;
+	t->active = spare;
+	t->state_changed = 1;
+}
+
+static void finish_cut(struct cbt_tracker *t, struct cbt_bm *old, int merge)
+{
+	if (old && merge)
+		cbt_bm_merge(t->frozen, old);
+	cbt_bm_destroy(old);
+}
+
+static int drained_enough(const struct cbt_tracker *t)
+{
+	return t->mem_used * 4 < t->mem_cap;
+}
+
+/*
+ * Leaves BITMAP (with a GAP record naming a bitmap cut made under the same lock) or META
+ * mode once the backlog has drained. Process context; control calls are serialized.
+ */
+static void maybe_recover(struct cbt_tracker *t)
+{
+	struct evq q = { 0 };
+	struct cbt_bm *spare = NULL, *old = NULL;
+	struct cbt_io *gap = NULL;
+	cbt_irqflags_t fl;
+	int merge = 0;
+	uint32_t mode, reason;
+
+	cbt_spin_lock(&t->lock, fl);
+	mode = t->mode;
+	reason = t->mode_reason;
+	cbt_spin_unlock(&t->lock, fl);
+	if (mode == CBT_MODE_DATA)
+		return;
+	if (mode == CBT_MODE_META && (t->flags & CBT_ATTACH_META_ONLY))
+		return;
+	if (mode == CBT_MODE_BITMAP) {
+		spare = cbt_bm_create(t->active->nr_bits, 0);
+		gap = cbt_jio_alloc(0, CBT_ALLOC_WAIT);
+		if (!spare || !gap)
+			goto out;
+	}
+
+	cbt_spin_lock(&t->lock, fl);
+	if (t->mode == mode && drained_enough(t)) {
+		if (mode == CBT_MODE_BITMAP) {
+			cut_locked(t, spare, 0, &old, &merge);
+			spare = NULL;
+			cbt_rec_init(&gap->hdr, CBT_REC_GAP, 0, 0, 0, 0, cbt_os_now_ns());
+			gap->hdr.aux = t->frozen->generation;
+			gap->hdr.reason = reason;
+			gap->journal = 1;
+			gap->mem = CBT_REC_COST;
+			t->mem_used += CBT_REC_COST;
+			append(t, &q, gap);
+			gap = NULL;
+			set_mode(t, &q, CBT_MODE_META, CBT_REASON_RECOVERED);
+		} else {
+			set_mode(t, &q, CBT_MODE_DATA, CBT_REASON_RECOVERED);
+		}
+	}
+	cbt_spin_unlock(&t->lock, fl);
+	finish_cut(t, old, merge);
+	evq_flush(t, &q);
+out:
+	cbt_bm_destroy(spare);
+	cbt_jio_free(gap);
+}
+
+/* ---- drain --------------------------------------------------------------------------- */
+
+static int io_is_meta_write(const struct cbt_io *io)
+{
+	return io->hdr.type == CBT_REC_WRITE && !(io->hdr.flags & CBT_RF_HAS_DATA);
+}
+
+static int io_is_data_write(const struct cbt_io *io)
+{
+	return io->hdr.type == CBT_REC_WRITE && (io->hdr.flags & CBT_RF_HAS_DATA);
+}
+
+int cbt_tracker_get(struct cbt_tracker *t, uint32_t max_records, uint64_t buf_len,
+		    cbt_emit_fn emit, void *ctx, struct cbt_batch *batch,
+		    uint64_t *bytes_needed)
+{
+	struct cbt_io *io;
+	cbt_irqflags_t fl;
+	uint64_t off, i;
+	int err;
+
+	*bytes_needed = 0;
+	if (!t->batch_out) {
+		struct cbt_batch b;
+		uint64_t payload = 0;
+		uint32_t nr = 0, flags = 0;
+		int kind = 0; /* 0 undecided, 1 data writes, 2 meta writes */
+
+		maybe_recover(t);
+		cbt_spin_lock(&t->lock, fl);
+		io = t->head;
+		if (!io) {
+			cbt_spin_unlock(&t->lock, fl);
+			return CBT_EAGAIN;
+		}
+		/* Records before the tail are stable; walk under the lock for the count. */
+		for (; io; io = io->next) {
+			uint64_t len = sizeof(struct cbt_record) + io->hdr.data_len;
+
+			if (max_records && nr == max_records)
+				break;
+			if (nr && sizeof(struct cbt_batch) + payload + len > buf_len)
+				break;
+			if (io_is_data_write(io)) {
+				if (kind == 2)
+					break;
+				kind = 1;
+			} else if (io_is_meta_write(io)) {
+				if (kind == 1)
+					break;
+				kind = 2;
+			}
+			if (io->hdr.type == CBT_REC_GAP)
+				flags |= CBT_BF_HAS_GAP;
+			if (io->hdr.type == CBT_REC_TAG)
+				flags |= CBT_BF_HAS_TAG;
+			payload += len;
+			nr++;
+		}
+		cbt_spin_unlock(&t->lock, fl);
+
+		if (sizeof(struct cbt_batch) + payload > buf_len) {
+			/* Not even one record fits: say how much one needs, hand out nothing. */
+			*bytes_needed = sizeof(struct cbt_batch) + payload;
+			return CBT_ENOSPC;
+		}
+		cbt_memset(&b, 0, sizeof(b));
+		b.magic = CBT_MAGIC_BATCH;
+		b.version = CBT_BATCH_VERSION;
+		b.mode = kind == 2 ? CBT_MODE_META : CBT_MODE_DATA;
+		b.batch_id = t->next_batch_id++;
+		b.first_seq = t->head->hdr.seq;
+		b.last_seq = b.first_seq + nr - 1;
+		b.nr_records = nr;
+		b.flags = flags;
+		b.payload_len = payload;
+		cbt_batch_seal(&b);
+		t->batch = b;
+		t->batch_out = 1;
+	}
+
+	*bytes_needed = sizeof(struct cbt_batch) + t->batch.payload_len;
+	*batch = t->batch;
+	if (*bytes_needed > buf_len)
+		return CBT_ENOSPC;
+	err = emit(ctx, 0, &t->batch, sizeof(t->batch));
+	if (err)
+		return err;
+	off = sizeof(t->batch);
+	for (io = t->head, i = 0; i < t->batch.nr_records; i++, io = io->next) {
+		cbt_jio_seal(io);
+		err = cbt_jio_emit(io, emit, ctx, off);
+		if (err)
+			return err;
+		off += sizeof(struct cbt_record) + io->hdr.data_len;
+	}
+	return 0;
+}
+
+int cbt_tracker_commit(struct cbt_tracker *t, uint64_t batch_id)
+{
+	struct cbt_io *first, *io, *next;
+	cbt_irqflags_t fl;
+	uint64_t i, mem = 0;
+
+	if (!t->batch_out || batch_id != t->batch.batch_id)
+		return CBT_ESTALE;
+	first = t->head;
+	cbt_spin_lock(&t->lock, fl);
+	io = t->head;
+	for (i = 0; i < t->batch.nr_records; i++) {
+		mem += io->mem;
+		if (i + 1 == t->batch.nr_records) {
+			t->head = io->next;
+			io->next = NULL;
+			if (!t->head)
+				t->tail = NULL;
+		} else {
+			io = io->next;
+		}
+	}
+	t->nr_drainable -= t->batch.nr_records;
+	t->mem_used -= mem;
+	t->committed_seq = t->batch.last_seq;
+	t->batch_out = 0;
+	cbt_spin_unlock(&t->lock, fl);
+	for (io = first; io; io = next) {
+		next = io->next;
+		cbt_jio_free(io);
+	}
+	maybe_recover(t);
+	return 0;
+}
+
+uint32_t cbt_tracker_ready(struct cbt_tracker *t)
+{
+	cbt_irqflags_t fl;
+	uint32_t r = 0;
+
+	cbt_spin_lock(&t->lock, fl);
+	if (t->head || t->batch_out)
+		r |= CBT_READY_RECORDS;
+	/* A GET would recover and hand out the GAP record. */
+	if (t->mode == CBT_MODE_BITMAP && drained_enough(t))
+		r |= CBT_READY_RECORDS;
+	if (t->state_changed)
+		r |= CBT_READY_STATE;
+	cbt_spin_unlock(&t->lock, fl);
+	return r;
+}
+
+/* ---- marks, tags, generations -------------------------------------------------------- */
+
+int cbt_tracker_mark_dirty(struct cbt_tracker *t, uint64_t sector, uint64_t nr_sectors,
+			   uint32_t reason)
+{
+	struct evq q = { 0 };
+	struct cbt_io *recs = NULL, *io;
+	cbt_irqflags_t fl;
+	uint64_t n, s, left;
+	int err = 0;
+
+	if (!nr_sectors || cbt_range_check(sector, nr_sectors, t->device_sectors))
+		return CBT_EINVAL;
+	if (reason > CBT_REASON_MAX)
+		return CBT_EINVAL;
+	/* One DIRTY record per 2^31 sectors (the record's length field is 32 bits). */
+	n = (nr_sectors + 0x7fffffffull) / 0x80000000ull;
+	for (s = 0; s < n; s++) {
+		io = cbt_jio_alloc(0, CBT_ALLOC_WAIT);
+		if (!io) {
+			err = CBT_ENOMEM;
+			goto out;
+		}
+		io->next = recs;
+		recs = io;
+	}
+	cbt_spin_lock(&t->lock, fl);
+	mark(t, &q, sector, nr_sectors);
+	if (t->mode != CBT_MODE_BITMAP) {
+		for (s = sector, left = nr_sectors; left;) {
+			uint64_t len = left < 0x80000000ull ? left : 0x80000000ull;
+
+			io = recs;
+			recs = io->next;
+			cbt_rec_init(&io->hdr, CBT_REC_DIRTY, 0, s, (uint32_t)len, 0,
+				     cbt_os_now_ns());
+			io->hdr.reason = reason;
+			io->sector = s;
+			io->nr_sectors = len;
+			io->journal = 1;
+			io->mem = CBT_REC_COST;
+			t->mem_used += CBT_REC_COST;
+			append(t, &q, io);
+			s += len;
+			left -= len;
+		}
+	}
+	cbt_spin_unlock(&t->lock, fl);
+	evq_flush(t, &q);
+out:
+	while (recs) {
+		io = recs->next;
+		cbt_jio_free(recs);
+		recs = io;
+	}
+	return err;
+}
+
+int cbt_tag_group(struct cbt_tracker *const *ts, uint32_t n, const char *name,
+		  uint32_t flags, uint64_t tag_id, uint64_t *seqs)
+{
+	struct cbt_tracker *sorted[CBT_TAG_MAX_DEVICES];
+	struct cbt_io *recs[CBT_TAG_MAX_DEVICES] = { 0 };
+	cbt_irqflags_t fl[CBT_TAG_MAX_DEVICES];
+	struct evq q[CBT_TAG_MAX_DEVICES];
+	struct cbt_tag tag;
+	uint64_t now;
+	uint32_t i, j;
+	int err = 0;
+
+	if (n < 1 || n > CBT_TAG_MAX_DEVICES || (flags & ~CBT_TAG_FLAGS_ALL) || !name ||
+	    !cbt_str_terminated(name, CBT_TAG_NAME_LEN))
+		return CBT_EINVAL;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (ts[i] == ts[j])
+				return CBT_EINVAL;
+	for (i = 0; i < n; i++) {
+		recs[i] = cbt_jio_alloc(1, CBT_ALLOC_WAIT);
+		if (!recs[i] || cbt_jio_alloc_chunks(recs[i])) {
+			err = CBT_ENOMEM;
+			goto out;
+		}
+	}
+	/* Fixed lock order (by address) so concurrent tags never deadlock. */
+	for (i = 0; i < n; i++)
+		sorted[i] = ts[i];
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			struct cbt_tracker *x = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = x;
+		}
+
+	now = cbt_os_now_ns();
+	cbt_memset(&tag, 0, sizeof(tag));
+	tag.tag_id = tag_id;
+	tag.timestamp_ns = now;
+	tag.flags = flags;
+	tag.nr_devices = n;
+	for (i = 0; i + 1 < sizeof(tag.name) && name[i]; i++)
+		tag.name[i] = name[i];
+
+	for (i = 0; i < n; i++) {
+		q[i].n = 0;
+		cbt_spin_lock(&sorted[i]->lock, fl[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (ts[i]->mode == CBT_MODE_BITMAP)
+			err = CBT_EBUSY;
+	if (!err) {
+		for (i = 0; i < n; i++) {
+			struct cbt_io *io = recs[i];
+
+			recs[i] = NULL;
+			cbt_rec_init(&io->hdr, CBT_REC_TAG, 0, 0, 0,
+				     (flags & CBT_TAG_APP_CONSISTENT) ? CBT_RF_APP_CONSISTENT : 0,
+				     now);
+			io->hdr.aux = tag_id;
+			io->hdr.data_len = sizeof(tag);
+			cbt_memcpy(io->chunk[0], &tag, sizeof(tag));
+			io->journal = 1;
+			io->mem = CBT_REC_COST + CBT_CHUNK_SIZE;
+			ts[i]->mem_used += io->mem;
+			append(ts[i], &q[i], io);
+			seqs[i] = io->hdr.seq;
+		}
+	}
+	for (i = n; i-- > 0;)
+		cbt_spin_unlock(&sorted[i]->lock, fl[i]);
+	for (i = 0; i < n && !err; i++)
+		evq_flush(ts[i], &q[i]);
+out:
+	for (i = 0; i < n; i++)
+		cbt_jio_free(recs[i]);
+	return err;
+}
+
+int cbt_tracker_cut(struct cbt_tracker *t, uint64_t done_generation, uint64_t *generation,
+		    uint64_t *dirty_bits)
+{
+	struct cbt_bm *spare, *old;
+	cbt_irqflags_t fl;
+	int merge;
+
+	spare = cbt_bm_create(t->active->nr_bits, 0);
+	if (!spare)
+		return CBT_ENOMEM;
+	cbt_spin_lock(&t->lock, fl);
+	cut_locked(t, spare, done_generation, &old, &merge);
+	cbt_spin_unlock(&t->lock, fl);
+	finish_cut(t, old, merge);
+	*generation = t->frozen->generation;
+	*dirty_bits = t->frozen->full ? t->frozen->nr_bits : t->frozen->dirty_bits;
+	return 0;
+}
+
+int cbt_tracker_bitmap_read(struct cbt_tracker *t, uint64_t generation, uint64_t first_byte,
+			    uint64_t len, cbt_emit_fn emit, void *ctx,
+			    struct cbt_bitmap_hdr *hdr, uint64_t *copied)
+{
+	uint8_t buf[256];
+	uint64_t bits_len, done = 0;
+	int err;
+
+	*copied = 0;
+	if (!t->frozen)
+		return CBT_ENOENT;
+	if (generation != t->frozen->generation)
+		return CBT_ESTALE;
+	if (first_byte % 8)
+		return CBT_EINVAL;
+	cbt_bitmap_hdr_init(hdr, generation, t->device_bytes, t->granularity);
+	hdr->hdr_crc = cbt_hdr_crc(hdr, sizeof(*hdr));
+	bits_len = hdr->bits_len;
+	if (first_byte >= bits_len)
+		return 0;
+	if (len > bits_len - first_byte)
+		len = bits_len - first_byte;
+	while (done < len) {
+		uint64_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+
+		cbt_bm_read(t->frozen, first_byte + done, buf, n);
+		err = emit(ctx, done, buf, n);
+		if (err)
+			return err;
+		done += n;
+	}
+	*copied = done;
+	return 0;
+}
+
+void cbt_tracker_status(struct cbt_tracker *t, struct cbt_ioc_status *st)
+{
+	cbt_irqflags_t fl;
+
+	cbt_spin_lock(&t->lock, fl);
+	st->mode = t->mode;
+	st->mode_reason = t->mode_reason;
+	st->state = t->state;
+	st->state_reason = t->state_reason;
+	st->device_bytes = t->device_bytes;
+	st->granularity = t->granularity;
+	st->flags = t->flags;
+	st->generation = t->active->generation;
+	st->frozen_generation = t->frozen ? t->frozen->generation : 0;
+	st->writes_seen = t->writes_seen;
+	st->bytes_seen = t->bytes_seen;
+	st->writes_failed = t->writes_failed;
+	st->records = t->records;
+	st->records_pending = t->nr_drainable;
+	st->records_dropped = t->records_dropped;
+	st->next_seq = t->next_seq;
+	st->committed_seq = t->committed_seq;
+	st->mem_used = t->mem_used;
+	st->mem_cap = t->mem_cap;
+	st->bitmap_mem = cbt_bm_mem(t->active) + (t->frozen ? cbt_bm_mem(t->frozen) : 0);
+	st->dirty_bits = t->active->full ? t->active->nr_bits : t->active->dirty_bits;
+	st->mode_changes = t->mode_changes;
+	t->state_changed = 0;
+	cbt_spin_unlock(&t->lock, fl);
+}
+
+void cbt_tracker_set_state(struct cbt_tracker *t, uint32_t state, uint32_t reason)
+{
+	struct evq q = { 0 };
+	cbt_irqflags_t fl;
+
+	cbt_spin_lock(&t->lock, fl);
+	set_state(t, &q, state, reason);
+	cbt_spin_unlock(&t->lock, fl);
+	evq_flush(t, &q);
+}
+
+void cbt_tracker_get_state(struct cbt_tracker *t, uint32_t *state, uint32_t *reason)
+{
+	cbt_irqflags_t fl;
+
+	cbt_spin_lock(&t->lock, fl);
+	*state = t->state;
+	*reason = t->state_reason;
+	cbt_spin_unlock(&t->lock, fl);
+}
+
+/* ---- persistence --------------------------------------------------------------------- */
+
+static int names_equal(const char *a, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < CBT_NAME_LEN; i++) {
+		if (a[i] != b[i])
+			return 0;
+		if (!a[i])
+			return 1;
+	}
+	return 1;
+}
+
+void cbt_tracker_meta_load(struct cbt_tracker *t, const void *buf, uint64_t len,
+			   uint32_t *found_state, uint32_t *found_reason)
+{
+	const uint8_t *p = (const uint8_t *)buf;
+	struct cbt_meta m;
+	uint32_t state = CBT_STATE_RESYNC_REQUIRED, reason;
+	struct evq q = { 0 };
+	cbt_irqflags_t fl;
+
+	*found_state = 0;
+	*found_reason = CBT_REASON_NEW_DEVICE;
+	if (!len) {
+		reason = CBT_REASON_NEW_DEVICE;
+		goto set;
+	}
+	if (cbt_meta_decode(p, len, &m) != CBT_FMT_OK) {
+		reason = *found_reason = CBT_REASON_METADATA_INVALID;
+		goto set;
+	}
+	*found_state = m.state;
+	*found_reason = m.reason;
+	/* Continue numbering: the engine applies idempotently by sequence. */
+	t->next_seq = m.last_seq + 1;
+	t->active->generation = m.generation + 1;
+	if (!names_equal(m.name, t->name)) {
+		reason = CBT_REASON_IDENTITY_CHANGED;
+	} else if (m.device_bytes != t->device_bytes || m.granularity != t->granularity) {
+		reason = CBT_REASON_SIZE_CHANGED;
+	} else if (m.state == CBT_STATE_DIRTY) {
+		reason = CBT_REASON_UNCLEAN_SHUTDOWN;
+	} else if (m.state == CBT_STATE_RESYNC_REQUIRED) {
+		reason = m.reason;
+	} else {
+		struct cbt_bitmap_hdr bh;
+		const uint8_t *bits;
+		uint64_t i;
+
+		if (!m.bitmap_offset || m.bitmap_offset > len ||
+		    cbt_bitmap_decode(p + m.bitmap_offset, len - m.bitmap_offset, &bh, &bits) ||
+		    bh.device_bytes != t->device_bytes || bh.granularity != t->granularity) {
+			reason = CBT_REASON_METADATA_INVALID;
+			goto set;
+		}
+		cbt_spin_lock(&t->lock, fl);
+		for (i = 0; i < bh.nr_bits; i++)
+			if (cbt_bitmap_test(bits, i))
+				cbt_bm_set_range(t->active, i, i);
+		cbt_spin_unlock(&t->lock, fl);
+		state = CBT_STATE_DIRTY;
+		reason = CBT_REASON_NONE;
+	}
+set:
+	cbt_spin_lock(&t->lock, fl);
+	set_state(t, &q, state, reason);
+	t->state_changed = 0;
+	cbt_spin_unlock(&t->lock, fl);
+	evq_flush(t, &q);
+}
+
+uint64_t cbt_tracker_meta_size(const struct cbt_tracker *t)
+{
+	return CBT_META_AREA_SIZE + sizeof(struct cbt_bitmap_hdr) +
+	       cbt_bitmap_bits_len(t->active->nr_bits);
+}
+
+uint64_t cbt_tracker_meta_build(struct cbt_tracker *t, uint32_t state, uint32_t reason,
+				int with_bitmap, void *buf)
+{
+	uint8_t *p = (uint8_t *)buf;
+	struct cbt_meta m;
+	cbt_irqflags_t fl;
+	uint64_t size = CBT_META_AREA_SIZE;
+
+	cbt_meta_init(&m, t->name, t->device_bytes, t->granularity);
+	m.state = state;
+	m.reason = reason;
+	m.update_ns = cbt_os_now_ns();
+	cbt_memset(p, 0, CBT_META_AREA_SIZE);
+	if (with_bitmap) {
+		struct cbt_bitmap_hdr bh;
+		uint8_t *bits = p + CBT_META_AREA_SIZE + sizeof(bh);
+		struct cbt_io *io;
+
+		cbt_bitmap_hdr_init(&bh, t->active->generation, t->device_bytes, t->granularity);
+		cbt_memset(bits, 0, bh.bits_len);
+		cbt_spin_lock(&t->lock, fl);
+		cbt_bm_or_into(t->active, bits, bh.bits_len);
+		if (t->frozen)
+			cbt_bm_or_into(t->frozen, bits, bh.bits_len);
+		/* Uncommitted records whose generation may already have been dropped. */
+		for (io = t->head; io; io = io->next) {
+			uint64_t b, first, last;
+
+			if (!cbt_rec_type_has_range(io->hdr.type))
+				continue;
+			first = (io->sector << CBT_SECTOR_SHIFT) / t->granularity;
+			last = (((io->sector + io->nr_sectors) << CBT_SECTOR_SHIFT) - 1) /
+			       t->granularity;
+			for (b = first; b <= last && b < bh.nr_bits; b++)
+				cbt_bitmap_set(bits, b);
+		}
+		cbt_spin_unlock(&t->lock, fl);
+		cbt_bitmap_hdr_seal(&bh, bits);
+		cbt_memcpy(p + CBT_META_AREA_SIZE, &bh, sizeof(bh));
+		m.bitmap_offset = CBT_META_AREA_SIZE;
+		m.bitmap_len = sizeof(bh) + bh.bits_len;
+		size += m.bitmap_len;
+	}
+	cbt_spin_lock(&t->lock, fl);
+	m.generation = t->active->generation;
+	m.last_seq = t->next_seq - 1;
+	cbt_spin_unlock(&t->lock, fl);
+	cbt_meta_seal(&m);
+	cbt_memcpy(p, &m, sizeof(m));
+	return size;
+}
