@@ -13,7 +13,8 @@
 
 #define DISK_CLASS_KEY                                                                             \
 	L"SYSTEM\\CurrentControlSet\\Control\\Class\\{4d36e967-e325-11ce-bfc1-08002be10318}"
-#define PARAMS_KEY L"SYSTEM\\CurrentControlSet\\Services\\cbtrep\\Parameters"
+#define SERVICE_KEY L"SYSTEM\\CurrentControlSet\\Services\\cbtrep"
+#define PARAMS_KEY SERVICE_KEY L"\\Parameters"
 #define FILTER_NAME "cbtrep"
 
 /* Reads UpperFilters; *units gets its length in UTF-16 units (0 when absent). */
@@ -52,6 +53,39 @@ static void print_filters(const uint16_t *v, size_t units)
 	printf("\n");
 }
 
+/*
+ * Putting a name in UpperFilters whose driver cannot load makes every disk fail to start
+ * (INACCESSIBLE_BOOT_DEVICE). Before `filter install` writes anything, the service must
+ * exist, start at boot, and its file must be in place.
+ */
+static int driver_installed(void)
+{
+	wchar_t path[MAX_PATH];
+	DWORD start = 99, size = sizeof(start), type = 0;
+	HKEY k;
+	LSTATUS st = RegOpenKeyExW(HKEY_LOCAL_MACHINE, SERVICE_KEY, 0, KEY_QUERY_VALUE, &k);
+
+	if (st != ERROR_SUCCESS) {
+		fprintf(stderr,
+			"cbtrep: service cbtrep is not installed (install the INF first)\n");
+		return 0;
+	}
+	st = RegQueryValueExW(k, L"Start", NULL, &type, (BYTE *)&start, &size);
+	RegCloseKey(k);
+	if (st != ERROR_SUCCESS || type != REG_DWORD || start != SERVICE_BOOT_START) {
+		fprintf(stderr, "cbtrep: service cbtrep does not start at boot (Start=%lu)\n",
+			(unsigned long)start);
+		return 0;
+	}
+	if (!ExpandEnvironmentStringsW(L"%SystemRoot%\\System32\\drivers\\cbtrep.sys", path,
+				       MAX_PATH) ||
+	    GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES) {
+		fprintf(stderr, "cbtrep: %ls is missing\n", path);
+		return 0;
+	}
+	return 1;
+}
+
 int cmd_filter(const char *action)
 {
 	int install = !strcmp(action, "install"), uninstall = !strcmp(action, "uninstall");
@@ -64,6 +98,8 @@ int cmd_filter(const char *action)
 	if (!install && !uninstall && strcmp(action, "status"))
 		return tool_fail("filter: expected status, install or uninstall",
 				 ERROR_INVALID_PARAMETER);
+	if (install && !driver_installed())
+		return 1;
 	st = RegOpenKeyExW(HKEY_LOCAL_MACHINE, DISK_CLASS_KEY, 0,
 			   KEY_QUERY_VALUE | (install || uninstall ? KEY_SET_VALUE : 0), &k);
 	if (st != ERROR_SUCCESS)
