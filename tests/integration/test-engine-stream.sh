@@ -31,5 +31,14 @@ last_seq=$(python3 -c "import json;print(json.load(open('$WORK/h/summary.json'))
 grep -q "cursor 1 " "$WORK/h/journal.cbts.cursor" 2>/dev/null || grep -q "cbtrep-cursor 1 " "$WORK/h/journal.cbts.cursor" ||
     engine_fail "no commit cursor written"
 grep -q "reader: using io_uring" "$WORK/engine.log" || log "note: io_uring not chosen: $(grep 'reader:' "$WORK/engine.log" | head -2)"
+CLI=$BUILD/tools/cbtrep/cbtrep
+if [ -x "$CLI" ]; then
+    "$CLI" status --status-dir "$WORK/status" >"$WORK/cli-status.txt" || engine_fail "cbtrep status exited with $?"
+    grep -q "^disk0: drained" "$WORK/cli-status.txt" || engine_fail "cbtrep status: $(cat "$WORK/cli-status.txt")"
+    grep -q "tag 'final'" "$WORK/cli-status.txt" || engine_fail "cbtrep status shows no final tag"
+    "$CLI" status --json --status-dir "$WORK/status" | python3 -c \
+        "import json,sys; d=json.load(sys.stdin)[0]; assert d['state']=='drained' and d['applied_seq']==$last_seq" ||
+        engine_fail "cbtrep status --json disagrees"
+fi
 log "replica $got after $batches batches, $(status_get bytes_sent) bytes on the wire for $(status_get bytes_replicated) bytes"
 pass

@@ -1,0 +1,174 @@
+// `cbtrep status [--json] [--status-dir DIR | --config cbtrepd.json] [DEVICE...]`: what
+// cbtrepd reports for each device (its status files, refreshed every second).
+// Exit status: 0 every device replicating/drained/initial-sync, 1 some device in error,
+// resync-required, retrying or stale, 2 usage or no status found.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "daemon/status.h"
+
+namespace cbtrep::cli
+{
+
+namespace
+{
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string human_bytes(double b)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+    return buf;
+}
+
+std::string utc(int64_t unix_s)
+{
+    std::time_t t = unix_s;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+bool healthy(const std::string &state)
+{
+    return state == "replicating" || state == "drained" || state == "initial-sync" ||
+           state == "stopped";
+}
+
+} // namespace
+
+int cmd_status(int argc, char **argv)
+{
+    bool as_json = false;
+    std::string dir = "/run/cbtrep";
+    std::vector<std::string> only;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "--json")
+            as_json = true;
+        else if ((a == "--status-dir" || a == "--config") && i + 1 < argc) {
+            std::string v = argv[++i];
+            if (a == "--status-dir")
+                dir = v;
+            else {
+                try {
+                    dir = config::load(v).status_dir;
+                } catch (const std::exception &e) {
+                    std::cerr << "cbtrep status: " << e.what() << "\n";
+                    return 2;
+                }
+            }
+        } else if (a == "--help" || a == "-h") {
+            std::cout
+                << "usage: cbtrep status [--json] [--status-dir DIR | --config FILE] [DEVICE...]\n"
+                   "  Shows cbtrepd's state per device: replication state and reason, tracker\n"
+                   "  mode, lag (RPO) in seconds and bytes, backlog, throughput and the last\n"
+                   "  consistency point. Default status directory: /run/cbtrep.\n";
+            return 0;
+        } else if (!a.empty() && a[0] == '-') {
+            std::cerr << "cbtrep status: unknown option " << a << "\n";
+            return 2;
+        } else
+            only.push_back(a);
+    }
+    std::vector<daemon::DeviceStatus> devs;
+    std::error_code ec;
+    for (const auto &e : fs::directory_iterator(dir, ec)) {
+        if (e.path().extension() != ".json")
+            continue;
+        try {
+            std::ifstream in(e.path());
+            devs.push_back(daemon::from_json(json::parse(in)));
+        } catch (const std::exception &x) {
+            std::cerr << "cbtrep status: " << e.path().string() << ": " << x.what() << "\n";
+        }
+    }
+    if (ec) {
+        std::cerr << "cbtrep status: " << dir << ": " << ec.message() << " (is cbtrepd running?)\n";
+        return 2;
+    }
+    if (!only.empty())
+        std::erase_if(devs, [&](const auto &d) {
+            return std::find(only.begin(), only.end(), d.name) == only.end();
+        });
+    std::sort(devs.begin(), devs.end(), [](auto &a, auto &b) { return a.name < b.name; });
+    if (devs.empty()) {
+        std::cerr << "cbtrep status: no device status in " << dir << "\n";
+        return 2;
+    }
+    int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    int rc = 0;
+    json out = json::array();
+    for (auto &d : devs) {
+        // A status nobody refreshed for a while: cbtrepd is gone or hung.
+        bool stale = d.state != "stopped" && d.state != "drained" && d.state != "error" &&
+                     now_ns - d.updated_unix_ns > 15'000'000'000ll;
+        if (!healthy(d.state) || stale)
+            rc = 1;
+        if (as_json) {
+            json j = daemon::to_json(d);
+            j["stale"] = stale;
+            out.push_back(j);
+            continue;
+        }
+        std::cout << d.name << ": " << d.state;
+        if (!d.reason.empty())
+            std::cout << " (" << d.reason << ")";
+        if (d.state == "retrying" && d.next_attempt_unix)
+            std::cout << ", next attempt " << utc(d.next_attempt_unix);
+        if (stale)
+            std::cout << " [stale: not updated since " << utc(d.updated_unix_ns / 1'000'000'000)
+                      << "]";
+        std::cout << "\n  source " << d.source << " -> target " << d.target;
+        if (!d.reader.empty())
+            std::cout << " (reader " << d.reader << ")";
+        std::cout << "\n  tracker mode " << d.tracker_mode;
+        if (!d.tracker_mode_reason.empty() && d.tracker_mode_reason != "none")
+            std::cout << " (" << d.tracker_mode_reason << ")";
+        std::cout << ", state " << d.tracker_state;
+        if (!d.tracker_state_reason.empty() && d.tracker_state_reason != "none")
+            std::cout << " (" << d.tracker_state_reason << ")";
+        char lag[64];
+        std::snprintf(lag, sizeof(lag), "%.1f s", d.lag_seconds);
+        std::cout << "\n  lag " << lag << " / " << human_bytes(double(d.lag_bytes)) << ", backlog "
+                  << d.backlog_records << " records, throughput " << human_bytes(d.throughput_bps)
+                  << "/s, applied seq " << d.applied_seq;
+        if (d.initial_sync_total_bytes)
+            std::cout << "\n  initial sync " << human_bytes(double(d.initial_sync_done_bytes))
+                      << " of " << human_bytes(double(d.initial_sync_total_bytes));
+        std::cout << "\n  last consistency point: ";
+        if (d.last_tag_name.empty())
+            std::cout << "none yet";
+        else
+            std::cout << "tag '" << d.last_tag_name << "' (id " << d.last_tag_id << ", seq "
+                      << d.last_tag_seq << ") cut " << utc(d.last_tag_unix_ns / 1'000'000'000);
+        std::cout << "\n";
+    }
+    if (as_json)
+        std::cout << out.dump(2) << "\n";
+    return rc;
+}
+
+} // namespace cbtrep::cli
