@@ -22,6 +22,8 @@ StreamWriter::StreamWriter(const std::string &path, Options opts)
         throw std::system_error(errno, std::generic_category(), "stream writer: open " + path);
     cbt_stream_hdr h;
     cbt_stream_hdr_init(&h, opts_.name.c_str(), opts_.device_bytes, opts_.granularity, now_ns_);
+    std::memcpy(h.device_id, opts_.device_id.data(), sizeof(h.device_id));
+    h.hdr_crc = cbt_hdr_crc(&h, sizeof(h));
     put(&h, sizeof(h));
 }
 

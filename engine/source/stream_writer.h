@@ -4,6 +4,7 @@
 // Used by tests/tools/gen-history and the unit tests; also a reference for the format.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <span>
@@ -27,6 +28,7 @@ class StreamWriter
         uint64_t first_seq = 1;
         uint64_t first_batch_id = 1;
         uint64_t start_ns = 1'700'000'000'000'000'000ull;
+        std::array<uint8_t, 16> device_id{}; // zero = unknown
     };
 
     StreamWriter(const std::string &path, Options opts);

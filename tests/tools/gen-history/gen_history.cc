@@ -53,6 +53,7 @@ struct Args {
     uint64_t batch_mib = 4;
     bool tag_digests = false;
     std::string name = "disk0";
+    std::string device_id; // 32 hex digits, "" = unknown (zero)
 };
 
 [[noreturn]] void usage(int code)
@@ -61,7 +62,7 @@ struct Args {
         << "usage: gen-history --out DIR [--device-mib N] [--total-mib N] [--seed N]\n"
            "       [--max-write-kib N] [--zero-share F] [--random-share F] [--meta-share F]\n"
            "       [--discard-share F] [--tags N] [--gaps N] [--batch-mib N] [--tag-digests]\n"
-           "       [--name NAME]\n";
+           "       [--name NAME] [--device-id HEX32]\n";
     std::exit(code);
 }
 
@@ -103,6 +104,8 @@ Args parse(int argc, char **argv)
             a.tag_digests = true;
         else if (k == "--name")
             a.name = v();
+        else if (k == "--device-id")
+            a.device_id = v();
         else if (k == "--help" || k == "-h")
             usage(0);
         else {
@@ -238,6 +241,12 @@ int main(int argc, char **argv)
         wo.start_ns = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
+        if (!a.device_id.empty()) {
+            if (a.device_id.size() != 32)
+                throw std::runtime_error("--device-id needs 32 hex digits");
+            for (size_t i = 0; i < 16; i++)
+                wo.device_id[i] = uint8_t(std::stoul(a.device_id.substr(2 * i, 2), nullptr, 16));
+        }
         StreamWriter w(journal, wo);
         Content content(a.seed);
         auto &rng = content.rng();
