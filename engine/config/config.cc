@@ -178,7 +178,16 @@ DeviceConfig parse_device(const Node &d)
 
 } // namespace
 
-Config parse(const std::string &text, const std::string &origin)
+namespace
+{
+void resolve(std::string &path, const std::string &base)
+{
+    if (!path.empty() && path[0] != '/' && !base.empty())
+        path = base + "/" + path;
+}
+} // namespace
+
+Config parse(const std::string &text, const std::string &origin, const std::string &base_dir)
 {
     json root;
     try {
@@ -272,6 +281,11 @@ Config parse(const std::string &text, const std::string &origin)
             d.child("name").fail("duplicate device name \"" + dev.name + "\"");
         c.devices.push_back(std::move(dev));
     }
+    for (std::string *p : {&c.status_dir, &c.tls_ca, &c.tls_cert, &c.tls_key})
+        resolve(*p, base_dir);
+    for (DeviceConfig &d : c.devices)
+        for (std::string *p : {&d.device, &d.source.path, &d.source.cursor, &d.source.bitmap_dir})
+            resolve(*p, base_dir);
     return c;
 }
 
@@ -282,7 +296,9 @@ Config load(const std::string &path)
         throw ConfigError(path + ": cannot open the configuration file");
     std::stringstream ss;
     ss << in.rdbuf();
-    return parse(ss.str(), path);
+    auto slash = path.rfind('/');
+    std::string base = slash == std::string::npos ? "." : path.substr(0, slash ? slash : 1);
+    return parse(ss.str(), path, base);
 }
 
 } // namespace cbtrep::config

@@ -75,8 +75,11 @@ struct Config {
     std::vector<DeviceConfig> devices;
 };
 
-// Parses and validates; throws ConfigError.
-Config parse(const std::string &json_text, const std::string &origin);
+// Parses and validates; throws ConfigError. Relative paths (status_dir, tls.*, devices[].device,
+// devices[].source.path/cursor/bitmap_dir) are taken relative to base_dir when it is not
+// empty; load() uses the configuration file's directory, like cbtrep-target does.
+Config parse(const std::string &json_text, const std::string &origin,
+             const std::string &base_dir = {});
 Config load(const std::string &path);
 
 } // namespace cbtrep::config

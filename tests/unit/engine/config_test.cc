@@ -75,3 +75,12 @@ TEST_CASE("config: duplicate device names are refused", "[config]")
     s.insert(s.rfind(']'), ", " + dev);
     CHECK_THROWS_WITH(parse(s, "t.json"), Catch::Contains("devices[1].name: duplicate"));
 }
+
+TEST_CASE("config: relative paths are relative to the configuration file", "[config]")
+{
+    Config c = parse(good, "/etc/cbtrep/cbtrepd.json", "/etc/cbtrep");
+    CHECK(c.tls_ca == "/etc/cbtrep/ca.pem");
+    CHECK(c.devices[0].source.path == "/tmp/j.cbts"); // absolute: unchanged
+    CHECK(c.status_dir == "/run/cbtrep");
+    CHECK(c.devices[0].source.cursor.empty()); // empty stays empty (= derived default)
+}
