@@ -198,10 +198,12 @@ Config parse(const std::string &text, const std::string &origin, const std::stri
     Config c;
     c.path = origin;
     Node r(root, "", origin);
-    r.require_object({"status_dir", "metrics", "log_level", "tls", "max_inflight_bytes",
-                      "chunk_bytes", "compress", "lz4_acceleration", "threads", "window",
-                      "sync_batch_bytes", "io_timeout_s", "reader", "retry", "devices"});
+    r.require_object({"status_dir", "state_dir", "metrics", "log_level", "tls",
+                      "max_inflight_bytes", "chunk_bytes", "compress", "lz4_acceleration",
+                      "threads", "window", "sync_batch_bytes", "io_timeout_s", "reader", "retry",
+                      "devices"});
     c.status_dir = r.str("status_dir", c.status_dir);
+    c.state_dir = r.str("state_dir", c.state_dir);
     c.log_level = r.str("log_level", c.log_level);
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
         c.log_level != "error")
@@ -281,7 +283,7 @@ Config parse(const std::string &text, const std::string &origin, const std::stri
             d.child("name").fail("duplicate device name \"" + dev.name + "\"");
         c.devices.push_back(std::move(dev));
     }
-    for (std::string *p : {&c.status_dir, &c.tls_ca, &c.tls_cert, &c.tls_key})
+    for (std::string *p : {&c.status_dir, &c.state_dir, &c.tls_ca, &c.tls_cert, &c.tls_key})
         resolve(*p, base_dir);
     for (DeviceConfig &d : c.devices)
         for (std::string *p : {&d.device, &d.source.path, &d.source.cursor, &d.source.bitmap_dir})

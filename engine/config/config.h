@@ -56,6 +56,7 @@ struct RetryConfig {
 struct Config {
     std::string path; // where it was loaded from
     std::string status_dir = "/run/cbtrep";
+    std::string state_dir = "/var/lib/cbtrep"; // durable engine state (initial-sync markers)
     std::string metrics_listen = "127.0.0.1";
     uint16_t metrics_port = 0; // 0 = no metrics endpoint
     std::string log_level = "info";
@@ -75,9 +76,9 @@ struct Config {
     std::vector<DeviceConfig> devices;
 };
 
-// Parses and validates; throws ConfigError. Relative paths (status_dir, tls.*, devices[].device,
-// devices[].source.path/cursor/bitmap_dir) are taken relative to base_dir when it is not
-// empty; load() uses the configuration file's directory, like cbtrep-target does.
+// Parses and validates; throws ConfigError. Relative paths (status_dir, state_dir, tls.*,
+// devices[].device, devices[].source.path/cursor/bitmap_dir) are taken relative to base_dir when it
+// is not empty; load() uses the configuration file's directory, like cbtrep-target does.
 Config parse(const std::string &json_text, const std::string &origin,
              const std::string &base_dir = {});
 Config load(const std::string &path);

@@ -1,5 +1,9 @@
 #include "replicator.h"
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
 #include <cbtrep/wire.h>
 
 #include "common/error.h"
@@ -154,11 +158,12 @@ int Replicator::run()
             preparing_.clear();
             reserved_ = 0;
             s->on_ack([this](const transport::Ack &a) { on_ack(a); });
-            bool want_sync = dev_.initial_sync == config::InitialSync::always ||
-                             (dev_.initial_sync == config::InitialSync::auto_ &&
-                              (s->replica().flags & CBT_WHO_NEW_REPLICA) && !dev_.device.empty());
-            if (want_sync && !synced_)
+            if (want_initial_sync(s->replica())) {
+                write_sync_marker(s->replica(), "copying");
                 initial_sync(*s);
+                if (!stop_)
+                    write_sync_marker(s->replica(), "done");
+            }
             StreamEnd end = stream(*s);
             s->close();
             if (end == StreamEnd::drained) {
@@ -333,6 +338,58 @@ void Replicator::send(transport::ReplicaSession &s, PrepPool::Job &job)
         st.compress_s += pb.times.compress_s;
         st.send_s += send_s;
     });
+}
+
+namespace
+{
+std::string hex(const std::array<uint8_t, 16> &id)
+{
+    static const char *digits = "0123456789abcdef";
+    std::string h;
+    for (uint8_t b : id) {
+        h += digits[b >> 4];
+        h += digits[b & 15];
+    }
+    return h;
+}
+} // namespace
+
+// The marker <state_dir>/<device>.initial-sync says "cbtrep-sync 1 <replica id> copying|done":
+// a copy interrupted by a crash or a lost connection is started again for the same replica,
+// and a replica that is no longer new (it applied copy batches) is not mistaken for a
+// complete one.
+bool Replicator::want_initial_sync(const transport::ReplicaInfo &r)
+{
+    if (dev_.initial_sync == config::InitialSync::never || dev_.device.empty() || synced_)
+        return false;
+    if (dev_.initial_sync == config::InitialSync::always || (r.flags & CBT_WHO_NEW_REPLICA))
+        return true;
+    std::ifstream in(cfg_.state_dir + "/" + dev_.name + ".initial-sync");
+    std::string magic, id, what;
+    int version = 0;
+    if (in >> magic >> version >> id >> what && magic == "cbtrep-sync" && id == hex(r.replica_id) &&
+        what == "copying") {
+        log_warn(dev_.name,
+                 ": the initial sync of this replica was interrupted; starting it again");
+        return true;
+    }
+    return false;
+}
+
+void Replicator::write_sync_marker(const transport::ReplicaInfo &r, const char *what)
+{
+    std::error_code ec;
+    std::filesystem::create_directories(cfg_.state_dir, ec);
+    std::string path = cfg_.state_dir + "/" + dev_.name + ".initial-sync";
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << "cbtrep-sync 1 " << hex(r.replica_id) << " " << what << "\n";
+        if (!out)
+            throw LocalFatal(cat("cannot write ", tmp, " (state_dir)"));
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        throw LocalFatal(cat("cannot rename ", tmp, " to ", path));
 }
 
 void Replicator::initial_sync(transport::ReplicaSession &s)

@@ -50,6 +50,8 @@ class Replicator
     std::unique_ptr<source::Source> open_source();
     std::unique_ptr<transport::ReplicaSession> connect();
     void initial_sync(transport::ReplicaSession &s);
+    bool want_initial_sync(const transport::ReplicaInfo &r);
+    void write_sync_marker(const transport::ReplicaInfo &r, const char *what);
     StreamEnd stream(transport::ReplicaSession &s);
     void send(transport::ReplicaSession &s, PrepPool::Job &job);
     void on_ack(const transport::Ack &a);
