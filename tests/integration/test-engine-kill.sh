@@ -50,6 +50,44 @@ for round in 1 2 3; do
         echo "=== round $round end" >>"$WORK/engine.log"
     fi
 done
+# Round 4: freeze the target, kill -9 both sides, restart both. Batches the engine had on
+# the wire were never applied, so the one after the cursor must really be sent again
+# (unless the target made it durable before freezing: then it is found already applied).
+kill_engine
+start_engine --log-level debug
+start=$(cursor_batch)
+for _ in $(seq 600); do
+    [ "$(cursor_batch)" -ge $((start + 10)) ] && break
+    sleep 0.02
+done
+kill -STOP "$TARGET_PID"
+sleep 0.2
+kill_engine
+kill -CONT "$TARGET_PID"
+kill_target
+committed=$(cursor_batch)
+last_seq=$(cut -d' ' -f5 "$CURSOR")
+start_target
+applied=$(applied_seq disk0)
+log "round 4: engine committed batch $committed (seq $last_seq), target durable at seq $applied"
+[ -n "$applied" ] && [ "$applied" -ge "$last_seq" ] || fail "target lost acknowledged data: applied $applied < committed $last_seq"
+echo "=== round 4 restart" >>"$WORK/engine.log"
+sed -i "s/\"port\": [0-9]*/\"port\": $PORT/" "$WORK/engine.json"
+start_engine --log-level debug
+next=$((committed + 1))
+for _ in $(seq 300); do
+    sed -n '/=== round 4 restart$/,$p' "$WORK/engine.log" | grep -qE "sending batch $next |batch $next \(seq" && break
+    sleep 0.05
+done
+r4=$(sed -n '/=== round 4 restart$/,$p' "$WORK/engine.log")
+if [ "$applied" -eq "$last_seq" ]; then
+    echo "$r4" | grep -q "sending batch $next " || engine_fail "round 4: batch $next was not sent again"
+    log "round 4: batch $next sent again"
+else
+    echo "$r4" | grep -qE "batch $next \(seq .*already applied" || engine_fail "round 4: batch $next not recognised as applied"
+    log "round 4: batch $next was durable on the target already"
+fi
+
 wait_engine 300
 [ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
 want=$(cat "$WORK/h/expected.sha256")

@@ -14,8 +14,15 @@ gen_history --device-mib 256 --total-mib "$TOTAL_MIB" --meta-share 0.05 --gaps 2
 log "$(cat "$WORK/gen.log")"
 target_config disk0 "$WORK/replica.img" $((256 << 20)) engine1
 start_target
-engine_config "$PORT" "" '"metrics": {"port": 0}, "threads": 2'
+# Memory is bounded by max_inflight_bytes (+ buffers): sample cbtrepd's RSS while it runs.
+engine_config "$PORT" "" '"threads": 2, "max_inflight_bytes": 67108864'
 start_engine
+peak=0
+while kill -0 "$ENGINE_PID" 2>/dev/null; do
+    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$ENGINE_PID/status" 2>/dev/null || echo 0)
+    [ "${rss:-0}" -gt "$peak" ] && peak=$rss
+    sleep 0.1
+done
 wait_engine 600
 [ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
 
@@ -40,5 +47,7 @@ if [ -x "$CLI" ]; then
         "import json,sys; d=json.load(sys.stdin)[0]; assert d['state']=='drained' and d['applied_seq']==$last_seq" ||
         engine_fail "cbtrep status --json disagrees"
 fi
+log "peak RSS of cbtrepd: $((peak / 1024)) MiB (max_inflight_bytes 64 MiB)"
+[ "$peak" -lt $((160 * 1024)) ] || engine_fail "cbtrepd used $((peak / 1024)) MiB: memory not bounded"
 log "replica $got after $batches batches, $(status_get bytes_sent) bytes on the wire for $(status_get bytes_replicated) bytes"
 pass
