@@ -1,5 +1,6 @@
 // Start-up probe: io_uring, then libaio, then pread. The notes record every rejection
 // with its reason so the daemon's log says why it runs on what it runs on.
+#include <cstdlib>
 #include <stdexcept>
 
 #include "queued_reader.h"
@@ -14,10 +15,17 @@ Selection open_reader(const std::string &path, const Options &opts)
     if (want != "auto" && want != "io_uring" && want != "libaio" && want != "pread")
         throw std::invalid_argument("reader: unknown backend \"" + want +
                                     "\" (expected auto, io_uring, libaio or pread)");
+    // CBTREP_READER_DISABLE=io_uring,libaio makes the probe treat those as unavailable: how
+    // the fallback path is tested on hosts where everything works, and an escape hatch for
+    // a kernel whose io_uring misbehaves.
+    const char *disabled_env = std::getenv("CBTREP_READER_DISABLE");
+    std::string disabled = disabled_env ? std::string(",") + disabled_env + "," : "";
     auto attempt = [&](const char *name, auto &&make) -> bool {
         if (want != "auto" && want != name)
             return false;
         try {
+            if (want == "auto" && disabled.find(std::string(",") + name + ",") != std::string::npos)
+                throw std::runtime_error("disabled by CBTREP_READER_DISABLE");
             sel.reader = make();
             return true;
         } catch (const std::exception &e) {

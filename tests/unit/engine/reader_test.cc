@@ -117,3 +117,25 @@ TEST_CASE("reader: a large read through io_uring matches the file", "[reader]")
     std::vector<Range> all = {{0, f.bytes.size()}};
     CHECK(read_all(*s.reader, all, nullptr) == f.bytes);
 }
+
+TEST_CASE("reader: the probe falls back io_uring -> libaio -> pread and says why", "[reader]")
+{
+    TempFile f(1 << 20);
+    std::vector<Range> all = {{0, f.bytes.size()}};
+    ::setenv("CBTREP_READER_DISABLE", "io_uring", 1);
+    Selection s = open_reader(f.path, Options{});
+    CHECK(s.reader->backend() == Backend::libaio);
+    REQUIRE(s.notes.size() >= 2);
+    CHECK_THAT(s.notes[0], Catch::Contains("io_uring unavailable") &&
+                               Catch::Contains("CBTREP_READER_DISABLE") &&
+                               Catch::Contains("falling back"));
+    CHECK_THAT(s.notes.back(), Catch::Contains("using libaio"));
+    CHECK(read_all(*s.reader, all, nullptr) == f.bytes);
+
+    ::setenv("CBTREP_READER_DISABLE", "io_uring,libaio", 1);
+    s = open_reader(f.path, Options{});
+    CHECK(s.reader->backend() == Backend::pread);
+    CHECK_THAT(s.notes.back(), Catch::Contains("using pread"));
+    CHECK(read_all(*s.reader, all, nullptr) == f.bytes);
+    ::unsetenv("CBTREP_READER_DISABLE");
+}
