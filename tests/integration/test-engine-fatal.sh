@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Non-recoverable errors stop cbtrepd at once with exit code 3 and a clear message, and no
 # retry: (1) a client certificate the replica does not allow, (2) a replica bound to another
-# source device (identity mismatch). A recoverable one (nothing listening) is retried.
+# source device (identity mismatch). A recoverable one (3: nothing listening) is retried.
+# (A busy replica is not tested: the target lets a newer connection take over.)
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/engine_lib.sh"
