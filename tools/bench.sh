@@ -16,5 +16,8 @@ shift
 tools/deps.sh
 export CBTREP_BUILD_DIR=${CBTREP_BUILD_DIR:-$PWD/build}
 cmake -S . -B "$CBTREP_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$CBTREP_BUILD_DIR" -j"$(nproc)" >/dev/null
+# A failure elsewhere in the tree should not hide the figures: run.sh checks for the binaries
+# it needs and stops if one is missing.
+cmake --build "$CBTREP_BUILD_DIR" -j"$(nproc)" >"$CBTREP_BUILD_DIR/bench-build.log" 2>&1 ||
+    echo "tools/bench.sh: warning: the build failed (see $CBTREP_BUILD_DIR/bench-build.log); running anyway" >&2
 exec "bench/$name/run.sh" "$@"

@@ -6,7 +6,9 @@
 #      (read, compress, TLS send, apply = time from end of batch to durable ACK).
 # The last line is one JSON object: lz4_limit_mbps, engine_1core_mbps, ratio_vs_lz4
 # (= engine_1core / lz4_limit), scale_2core (= 2 threads / 1 thread), and the rest.
-# MB/s are decimal (1e6 bytes) of decoded data. Env: CBTREP_BUILD_DIR, CBTREP_BENCH_MIB (512).
+# MB/s are decimal (1e6 bytes) of decoded data. Env: CBTREP_BUILD_DIR, CBTREP_BENCH_MIB (512),
+# CBTREP_BENCH_REPLICA_DIR (where the replica and target state go; default the work dir on
+# disk; /dev/shm takes the disk out of the figures, fsync becoming free).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${CBTREP_BUILD_DIR:-$SRC/build}
@@ -42,13 +44,13 @@ say "lz4 single core: compressible $lz4_mbps MB/s (ratio $lz4_ratio), incompress
 
 # run DATA THREADS -> prints "mbps read compress send apply wire_bytes"
 run() {
-    local data=$1 threads=$2 dir=$WORK/run-$1-$2
-    mkdir -p "$dir/state"
+    local data=$1 threads=$2 dir=$WORK/run-$1-$2 rdir=${CBTREP_BENCH_REPLICA_DIR:-$WORK}/cbtrep-bench-$$-$1-$2
+    mkdir -p "$dir" "$rdir/state"
     cat >"$dir/target.json" <<JSON
 {"listen": {"address": "127.0.0.1", "port": 0},
  "tls": {"ca": "$WORK/certs/ca.pem", "cert": "$WORK/certs/localhost.pem", "key": "$WORK/certs/localhost.key"},
- "state_dir": "$dir/state",
- "replicas": {"disk0": {"path": "$dir/replica.img", "size": $((DEV_MIB << 20)), "allowed_clients": ["engine1"]}}}
+ "state_dir": "$rdir/state",
+ "replicas": {"disk0": {"path": "$rdir/replica.img", "size": $((DEV_MIB << 20)), "allowed_clients": ["engine1"]}}}
 JSON
     "$TARGET" --config "$dir/target.json" --port-file "$dir/port" >"$dir/target.log" 2>&1 &
     TPID=$!
@@ -66,7 +68,7 @@ JSON
     "$ENGINE" --config "$dir/engine.json" >"$dir/engine.log" 2>&1 || { say "cbtrepd failed:"; tail "$dir/engine.log" >&2; exit 1; }
     t1=$(date +%s.%N)
     kill "$TPID"; wait "$TPID" 2>/dev/null || true; TPID=
-    cmp -s "$dir/replica.img" "$WORK/$data/image.bin" || { say "replica differs from the image ($data, $threads)"; exit 1; }
+    cmp -s "$rdir/replica.img" "$WORK/$data/image.bin" || { say "replica differs from the image ($data, $threads)"; exit 1; }
     python3 - "$dir/status/disk0.json" "$t0" "$t1" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -75,7 +77,7 @@ st = d["stage_seconds"]
 print("%.1f %.3f %.3f %.3f %.3f %d %.2f %d" % (d["bytes_replicated"] / wall / 1e6, st["read"], st["compress"],
       st["send"], st["apply"], d["bytes_sent"], wall, d["bytes_replicated"]))
 PY
-    rm -f "$dir/replica.img"
+    rm -rf "$rdir"
 }
 
 declare -A R

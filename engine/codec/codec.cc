@@ -1,6 +1,7 @@
 #include "codec.h"
 
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -70,16 +71,21 @@ Chunk Encoder::encode_one(uint64_t offset, std::span<const uint8_t> data) const
         return c;
     }
     c.digest = digest(data);
-    if (opts_.compress) {
-        int bound = LZ4_compressBound(static_cast<int>(data.size()));
-        c.payload.resize(static_cast<size_t>(bound));
-        int n = LZ4_compress_fast(reinterpret_cast<const char *>(data.data()),
-                                  reinterpret_cast<char *>(c.payload.data()),
-                                  static_cast<int>(data.size()), bound, opts_.acceleration);
-        // Keep lz4 only when it saves something; 0 means it failed to fit, which cannot
-        // happen with compressBound but is handled the same way.
-        if (n > 0 && static_cast<size_t>(n) < data.size()) {
-            c.payload.resize(static_cast<size_t>(n));
+    if (opts_.compress && data.size() > 1) {
+        // Only an output smaller than the input is worth keeping, so lz4 gets exactly that
+        // much room and gives up (returns 0) as soon as the data proves incompressible. The
+        // scratch buffer is per thread and never zero-filled; the payload gets only n bytes.
+        thread_local std::unique_ptr<char[]> scratch;
+        thread_local size_t scratch_size = 0;
+        if (scratch_size < data.size()) {
+            scratch.reset(new char[data.size()]);
+            scratch_size = data.size();
+        }
+        int n = LZ4_compress_fast(reinterpret_cast<const char *>(data.data()), scratch.get(),
+                                  static_cast<int>(data.size()), static_cast<int>(data.size() - 1),
+                                  opts_.acceleration);
+        if (n > 0) {
+            c.payload.assign(scratch.get(), scratch.get() + n);
             c.encoding = Encoding::lz4;
             return c;
         }
