@@ -15,14 +15,23 @@ log "$(cat "$WORK/gen.log")"
 target_config disk0 "$WORK/replica.img" $((256 << 20)) engine1
 start_target
 # Memory is bounded by max_inflight_bytes (+ buffers): sample cbtrepd's RSS while it runs.
-engine_config "$PORT" "" '"threads": 2, "max_inflight_bytes": 67108864'
+MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+engine_config "$PORT" "" '"threads": 2, "max_inflight_bytes": 67108864, "metrics": {"port": '"$MPORT"'}'
 start_engine
 peak=0
+metrics=
 while kill -0 "$ENGINE_PID" 2>/dev/null; do
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$ENGINE_PID/status" 2>/dev/null || echo 0)
     [ "${rss:-0}" -gt "$peak" ] && peak=$rss
+    # (A subshell: a failed exec redirection would end this script.)
+    # Until it shows the device replicating (the first scrape may come before it connects).
+    echo "$metrics" | grep -q 'state="replicating"} 1' || metrics=$( (exec 3<>"/dev/tcp/127.0.0.1/$MPORT" &&
+        printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3) 2>/dev/null || true)
     sleep 0.1
 done
+echo "$metrics" | grep -q '^cbtrep_state{device="disk0",state="replicating"} 1' ||
+    engine_fail "metrics endpoint did not report disk0 replicating: $(echo "$metrics" | head -5)"
+echo "$metrics" | grep -q '^cbtrep_lag_seconds{device="disk0"}' || engine_fail "no lag metric"
 wait_engine 600
 [ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
 
