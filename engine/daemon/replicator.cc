@@ -284,6 +284,15 @@ void Replicator::refresh_status()
         s.lag_bytes = st.backlog_bytes;
         s.backlog_records = st.records_pending;
         s.lag_seconds = oldest && int64_t(oldest) < now ? double(now - int64_t(oldest)) / 1e9 : 0.0;
+        // ACKs stopped: close the throughput window here too, so an idle device shows 0
+        // rather than the last burst's figure.
+        auto steady_now = std::chrono::steady_clock::now();
+        double window = std::chrono::duration<double>(steady_now - tp_start_).count();
+        if (window >= 5.0) {
+            s.throughput_bps = double(tp_bytes_) / window;
+            tp_start_ = steady_now;
+            tp_bytes_ = 0;
+        }
         if (st.state == CBT_STATE_RESYNC_REQUIRED && s.state != "error") {
             s.state = "resync-required";
             s.reason = cbt_reason_str(st.state_reason);
