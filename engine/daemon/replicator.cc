@@ -225,6 +225,12 @@ void Replicator::on_ack(const transport::Ack &a)
                     true);
     InFlight f = sent_.front();
     sent_.pop_front();
+    if (!f.from_source && a.duplicate)
+        // A copy batch acknowledged but not applied: the copy would silently be incomplete.
+        throw Error(cat("the target acknowledged initial-copy batch ", a.batch_id,
+                        " as a duplicate without applying it: it does not support "
+                        "CBT_WB_INITIAL batches, so the initial sync cannot be done"),
+                    false);
     if (f.from_source)
         src_->commit(a.batch_id);
     log_debug(dev_.name, ": batch ", a.batch_id, " durable up to seq ", a.last_seq,
