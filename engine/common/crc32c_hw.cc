@@ -9,7 +9,8 @@
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
-namespace {
+namespace
+{
 
 __attribute__((target("sse4.2"))) uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t len)
 {

@@ -21,7 +21,8 @@ TEST_CASE("source_crc32c: hardware CRC32C equals the portable table", "[source]"
         for (size_t len : {size_t(0), size_t(1), size_t(7), size_t(8), size_t(63), size_t(4096)}) {
             uint32_t seed = rng();
             INFO("offset " << off << " length " << len);
-            CHECK(cbt_crc32c(seed, buf.data() + off, len) == cbt_crc32c_sw(seed, buf.data() + off, len));
+            CHECK(cbt_crc32c(seed, buf.data() + off, len) ==
+                  cbt_crc32c_sw(seed, buf.data() + off, len));
         }
     // Chaining: crc of a split buffer equals the crc of the whole.
     uint32_t whole = cbt_crc32c(0, buf.data(), 1000);
