@@ -28,7 +28,7 @@ say() { echo "bench/engine: $*" >&2; }
 "$SRC/tools/certs/cbtrep-certs" init --dir "$WORK/certs" --server localhost,127.0.0.1 \
     --client engine1 >/dev/null
 DEV_MIB=256
-common=(--device-mib $DEV_MIB --total-mib "$MIB" --zero-share 0 --discard-share 0 --tags 4
+common=(--device-mib "$DEV_MIB" --total-mib "$MIB" --zero-share 0 --discard-share 0 --tags 4
         --max-write-kib 4096 --batch-mib 16)
 say "generating $MIB MiB of compressible and of incompressible writes"
 "$GENH" --out "$WORK/comp" "${common[@]}" --random-share 0 --seed 7 >/dev/null

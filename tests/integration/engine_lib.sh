@@ -12,6 +12,8 @@ for b in "$ENGINE_BIN" "$GENH"; do
     [ -x "$b" ] || { echo "$TEST_NAME: missing $b (build first)" >&2; exit 1; }
 done
 ENGINE_PID=
+ENGINE_RC= # set by wait_engine, read by the test scripts
+export ENGINE_RC
 
 _engine_cleanup() {
     if [ -n "$ENGINE_PID" ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
@@ -61,8 +63,8 @@ start_engine() {
 # wait_engine [TIMEOUT_S]: waits for cbtrepd to exit; its exit code goes to ENGINE_RC
 # (not printed: a command substitution's subshell cannot wait for our child).
 wait_engine() {
-    local t=${1:-300} i
-    for i in $(seq $((t * 10))); do
+    local t=${1:-300}
+    for _ in $(seq $((t * 10))); do
         kill -0 "$ENGINE_PID" 2>/dev/null || break
         sleep 0.1
     done

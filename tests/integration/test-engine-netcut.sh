@@ -38,7 +38,7 @@ sed -i "s/\"address\": \"127.0.0.1\"/\"address\": \"${NET}2\"/; s/\"io_timeout_s
     "$WORK/target.json"
 ip netns exec "$NS" "$TARGET_BIN" --config "$WORK/target.json" --port-file "$WORK/port" \
     >>"$WORK/target.log" 2>&1 &
-TARGET_PID=$!
+export TARGET_PID=$! # lib.sh's cleanup kills it
 for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
 [ -s "$WORK/port" ] || fail "cbtrep-target did not start in the namespace"
 PORT=$(cat "$WORK/port")
