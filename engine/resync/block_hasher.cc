@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 #include "common/error.h"
 
 namespace cbtrep::resync
@@ -35,11 +37,30 @@ void finish_tree(Hasher &h, const Geometry &g, RegionTree &t)
 
 } // namespace
 
+const char *direct_name(Direct d)
+{
+    switch (d) {
+    case Direct::automatic:
+        return "auto";
+    case Direct::on:
+        return "on";
+    case Direct::off:
+        return "off";
+    }
+    return "unknown";
+}
+
 BlockHasher::BlockHasher(const std::string &path, const Geometry &geometry,
-                         reader::Options reader_opts)
+                         reader::Options reader_opts, Direct direct)
     : geometry_(geometry), hasher_(geometry.hash)
 {
     validate(geometry_);
+    if (direct == Direct::automatic) {
+        struct stat st;
+        reader_opts.direct = ::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
+    } else {
+        reader_opts.direct = direct == Direct::on;
+    }
     auto sel = reader::open_reader(path, fit_reader(reader_opts, geometry_));
     reader_ = std::move(sel.reader);
     notes_ = std::move(sel.notes);

@@ -19,6 +19,12 @@ namespace cbtrep::resync
 
 using reader::Range;
 
+// O_DIRECT or the page cache. auto: O_DIRECT for block devices (a full scan of a production
+// disk must not evict the applications' cache), the page cache for image files (where the
+// freshest pages may be cached and some file systems refuse or penalise O_DIRECT).
+enum class Direct { automatic, on, off };
+const char *direct_name(Direct d);
+
 // Every hash of one region, from one read of it.
 struct RegionTree {
     uint64_t region = 0;
@@ -32,8 +38,10 @@ struct RegionTree {
 class BlockHasher
 {
   public:
-    // Opens path read-only. reader_opts.piece_bytes is raised to a multiple of the leaf.
-    BlockHasher(const std::string &path, const Geometry &geometry, reader::Options reader_opts);
+    // Opens path read-only. reader_opts.piece_bytes is raised to a multiple of the leaf;
+    // direct decides reader_opts.direct.
+    BlockHasher(const std::string &path, const Geometry &geometry, reader::Options reader_opts,
+                Direct direct = Direct::automatic);
     ~BlockHasher();
 
     uint64_t size() const { return reader_->size(); }

@@ -44,7 +44,7 @@ PeerInfo LocalPeer::open(const Geometry &geometry, uint64_t source_bytes)
     }
     if (!opts_.read_only)
         writer_ = std::make_unique<FileWriter>(path_);
-    hasher_ = std::make_unique<BlockHasher>(path_, geometry, opts_.reader);
+    hasher_ = std::make_unique<BlockHasher>(path_, geometry, opts_.reader, opts_.direct);
     responder_ = std::make_unique<Responder>(*hasher_, writer_.get());
     worker_ = std::thread([this] { run(); });
     return {hasher_->size(), "file:" + path_};

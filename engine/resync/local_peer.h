@@ -22,6 +22,7 @@ namespace cbtrep::resync
 struct LocalPeerOptions {
     bool read_only = false; // verify: never opened for writing
     reader::Options reader; // how the replica is read
+    Direct direct = Direct::automatic;
     // When the replica is a regular file of another size, make it the source's size
     // (--resize). Devices are never resized.
     bool resize = false;

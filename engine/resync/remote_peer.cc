@@ -169,7 +169,14 @@ PeerInfo RemotePeer::open(const Geometry &geometry, uint64_t source_bytes)
     auto rok = f.as<cbt_wire_rs_begin_ok>();
     replica_bytes_ = rok.replica_bytes;
     hash_len_ = hash_len(geometry.hash);
-    return {replica_bytes_, cat(addr_.host, ":", addr_.port, "/", addr_.replica)};
+    // The identity is the replica's own (random at creation, HELLO_OK), not the address:
+    // a target that restarts on another port, or is reached by another name, still holds
+    // the same replica and the checkpoint still applies; a re-created replica does not.
+    static const char hex[] = "0123456789abcdef";
+    std::string id;
+    for (uint8_t b : ok.replica_id)
+        id += cat(hex[b >> 4], hex[b & 15]);
+    return {replica_bytes_, cat("target-replica:", addr_.replica, "/", id)};
 }
 
 void RemotePeer::request(HashRequest req)

@@ -323,7 +323,7 @@ Result Planner::run()
 {
     start_ = last_progress_ = last_checkpoint_ = Clock::now();
     const Geometry &g = opts_.geometry;
-    src_ = std::make_unique<BlockHasher>(source_, g, opts_.reader);
+    src_ = std::make_unique<BlockHasher>(source_, g, opts_.reader, opts_.direct);
     for (const std::string &n : src_->notes())
         note("source " + n);
     uint64_t size = src_->size();

@@ -52,6 +52,7 @@ struct Options {
     std::chrono::milliseconds checkpoint_interval{5000};
     uint32_t max_extent_bytes = 256u << 10; // differing leaves are sent in runs of at most this
     reader::Options reader;                 // how the source is read
+    Direct direct = Direct::automatic;      // O_DIRECT or the page cache (block_hasher.h)
     codec::Options codec;                   // how data is encoded (lz4 acceleration, ...)
     // Polled between regions: true stops the run cleanly (in-flight regions finish, the
     // replica is flushed and the checkpoint saved). SIGINT in the CLI; tests.

@@ -69,7 +69,8 @@ options:
   --resize                   (--replica-file, image files only) make the replica the source's size
   --no-recheck               (verify) report mismatches without reading them again
   --reader auto|io_uring|libaio|pread   I/O backend (default auto: the first that works)
-  --no-direct                read through the page cache instead of O_DIRECT
+  --direct, --no-direct      read with O_DIRECT, or through the page cache (default: O_DIRECT
+                             for block devices, the page cache for image files)
   --json                     JSON progress events and summary on stdout, one per line
   --quiet                    no progress bar
   -v, --verbose              log what is read how, checkpoints, ...
@@ -209,7 +210,9 @@ Args parse(int argc, char **argv, bool verify)
         else if (o == "--reader")
             a.opts.reader.backend = value();
         else if (o == "--no-direct")
-            a.opts.reader.direct = false;
+            a.opts.direct = Direct::off;
+        else if (o == "--direct")
+            a.opts.direct = Direct::on;
         else if (o == "--json")
             a.json = true;
         else if (o == "--quiet" || o == "-q")
@@ -234,6 +237,7 @@ Args parse(int argc, char **argv, bool verify)
     a.opts.verify = verify;
     a.local.read_only = verify;
     a.local.reader = a.opts.reader;
+    a.local.direct = a.opts.direct;
     return a;
 }
 
