@@ -92,7 +92,12 @@ enum cbt_reason {
 	CBT_REASON_METADATA_INVALID = 11,  /* metadata header unreadable or corrupt */
 	CBT_REASON_RECOVERED = 12,	   /* journal drained: back to a richer mode */
 	CBT_REASON_IDENTITY_CHANGED = 13,  /* metadata belongs to another device */
-	CBT_REASON_MAX = 13,
+	CBT_REASON_UNTRACKED_WINDOW = 14,  /* clean header, but writes may have happened while
+					    * nothing tracked (attached after the device was in
+					    * use: re-attach, boot before the tracker) */
+	CBT_REASON_BYPASSED = 15,	   /* a change reached the disk below the tracker
+					    * (partition table rewrite, pass-through write) */
+	CBT_REASON_MAX = 15,
 };
 
 CBT_INLINE const char *cbt_reason_str(uint32_t reason)
@@ -112,6 +117,8 @@ CBT_INLINE const char *cbt_reason_str(uint32_t reason)
 	case CBT_REASON_METADATA_INVALID: return "metadata invalid";
 	case CBT_REASON_RECOVERED: return "recovered after drain";
 	case CBT_REASON_IDENTITY_CHANGED: return "device identity changed";
+	case CBT_REASON_UNTRACKED_WINDOW: return "writes possible while untracked";
+	case CBT_REASON_BYPASSED: return "change bypassed the tracker";
 	default: return "unknown reason";
 	}
 }
