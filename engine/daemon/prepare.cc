@@ -4,8 +4,12 @@
 #include <cstring>
 
 #include <cbtrep/wire.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
+#include "common/fd.h"
 
 namespace cbtrep::daemon
 {
@@ -192,6 +196,66 @@ PreparedBatch Preparer::prepare_ranges(const transport::BatchInfo &info,
     out.info = info;
     add_read(ranges, 0, out);
     return out;
+}
+
+PreparedBatch Preparer::prepare_copy(const transport::BatchInfo &info, const reader::Range &range)
+{
+    PreparedBatch out;
+    out.info = info;
+    std::vector<reader::Range> data;
+    std::vector<reader::Range> holes;
+    data_and_holes(opts_.device, range, data, holes);
+    for (const reader::Range &h : holes) {
+        WireExtent e;
+        e.offset = h.offset;
+        e.length = h.length;
+        e.encoding = CBT_WE_ZERO;
+        out.extents.push_back(std::move(e));
+    }
+    add_read(data, 0, out);
+    return out;
+}
+
+void data_and_holes(const std::string &path, const reader::Range &range,
+                    std::vector<reader::Range> &data, std::vector<reader::Range> &holes)
+{
+    const uint64_t end = range.offset + range.length;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        data.push_back(range); // block device, or unknown: read it all
+        return;
+    }
+    // Holes are rounded inwards to 512 bytes (the wire's alignment); the edges are read.
+    uint64_t pos = range.offset;
+    while (pos < end) {
+        off_t d = ::lseek(fd.get(), off_t(pos), SEEK_DATA);
+        uint64_t data_at = d < 0 ? end : std::min<uint64_t>(uint64_t(d), end);
+        uint64_t hole_end = data_at / CBT_SECTOR_SIZE * CBT_SECTOR_SIZE;
+        uint64_t hole_start = (pos + CBT_SECTOR_SIZE - 1) / CBT_SECTOR_SIZE * CBT_SECTOR_SIZE;
+        if (hole_end > hole_start) {
+            if (hole_start > pos)
+                data.push_back({pos, hole_start - pos});
+            holes.push_back({hole_start, hole_end - hole_start});
+            pos = hole_end;
+        }
+        if (pos >= end)
+            break;
+        off_t h = ::lseek(fd.get(), off_t(std::max(pos, data_at)), SEEK_HOLE);
+        uint64_t data_end = h < 0 ? end : std::min<uint64_t>(uint64_t(h), end);
+        if (data_end <= pos)
+            data_end = std::min<uint64_t>(end, pos + CBT_SECTOR_SIZE);
+        data.push_back({pos, data_end - pos});
+        pos = data_end;
+    }
+    // Merge adjacent data pieces (the hole rounding can split them).
+    std::vector<reader::Range> merged;
+    for (const reader::Range &r : data)
+        if (!merged.empty() && merged.back().offset + merged.back().length == r.offset)
+            merged.back().length += r.length;
+        else
+            merged.push_back(r);
+    data = std::move(merged);
 }
 
 std::vector<reader::Range> bitmap_ranges(const source::Bitmap &bm, uint64_t device_bytes)

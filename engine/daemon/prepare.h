@@ -79,6 +79,11 @@ class Preparer
     PreparedBatch prepare_ranges(const transport::BatchInfo &info,
                                  const std::vector<reader::Range> &ranges);
 
+    // A batch of the initial copy covering [range.offset, +length): on an image file the
+    // holes (SEEK_HOLE/SEEK_DATA) become ZERO extents without being read; everything else is
+    // read and zero-detected chunk by chunk as usual.
+    PreparedBatch prepare_copy(const transport::BatchInfo &info, const reader::Range &range);
+
     // Reader notes from the first open (backend chosen, fallbacks), for the log.
     std::vector<std::string> take_reader_notes();
     reader::Reader &reader();
@@ -94,6 +99,11 @@ class Preparer
     std::vector<std::string> notes_;
     std::vector<codec::Chunk> scratch_;
 };
+
+// Splits range of the file at path into data and holes (SEEK_DATA/SEEK_HOLE, holes rounded
+// inwards to 512 bytes). A block device, or a file system without hole reporting, is all data.
+void data_and_holes(const std::string &path, const reader::Range &range,
+                    std::vector<reader::Range> &data, std::vector<reader::Range> &holes);
 
 // Ranges of the device covered by set bits, adjacent bits merged, clipped to the device end.
 std::vector<reader::Range> bitmap_ranges(const source::Bitmap &bm, uint64_t device_bytes);

@@ -435,8 +435,8 @@ void Replicator::initial_sync(transport::ReplicaSession &s)
             info.flags = CBT_WB_INITIAL | CBT_WB_SEQ_JUMP;
             info.timestamp_ns = uint64_t(unix_ns());
             auto job = std::make_shared<PrepPool::Job>();
-            std::vector<reader::Range> ranges{{off, len}};
-            job->fn = [info, ranges](Preparer &p) { return p.prepare_ranges(info, ranges); };
+            reader::Range range{off, len};
+            job->fn = [info, range](Preparer &p) { return p.prepare_copy(info, range); };
             job->reserved = len;
             job->from_source = false;
             reserved_ += len;
