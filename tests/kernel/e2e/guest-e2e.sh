@@ -3,7 +3,8 @@
 # its 127.0.0.1:$E2E_TARGET_PORT, which the guest reaches as 10.0.2.2, and put the engine's
 # certificates in /etc/cbtrep/certs.
 #
-#   e2e_engine_config NAME DEVICE SOURCE_JSON [EXTRA_JSON]   writes $E2E_ENGINE_CONFIG
+#   e2e_engine_config NAME DEVICE SOURCE_JSON [EXTRA_DEVICE_JSON]   writes $E2E_ENGINE_CONFIG
+#                           (top-level members from $E2E_EXTRA_TOP)
 #   e2e_start_engine / e2e_stop_engine / e2e_kill_engine
 #   e2e_status KEY          a value of cbtrepd's status file (/run/cbtrep/NAME.json)
 #   e2e_progress            one "E2E: ..." progress line (tools/demo.sh shows these)
@@ -34,7 +35,8 @@ e2e_engine_config() {
   "status_dir": "$E2E_STATUS_DIR",
   "tls": {"ca": "/etc/cbtrep/certs/ca.pem", "cert": "/etc/cbtrep/certs/engine1.pem",
           "key": "/etc/cbtrep/certs/engine1.key"},
-  "retry": {"steps_s": [0.5, 1, 2, 2], "steady_s": 2, "jitter": 0.1},
+  "retry": {"steps_s": [0.5, 1, 2, 2], "steady_s": 2, "jitter": 0.1},${E2E_EXTRA_TOP:+
+  $E2E_EXTRA_TOP,}
   "devices": [{
     "name": "$1", "device": "$2",
     "source": $3,
@@ -99,4 +101,50 @@ e2e_wait_engine_exit() {
 	wait "$E2E_ENGINE_PID" || _rc=$?
 	E2E_ENGINE_PID=
 	[ "$_rc" = 0 ] || { e2e_engine_log_tail; fail "cbtrepd exited with $_rc"; }
+}
+
+# --- generated-history scenarios: e2e_history_setup loads the module, mounts the work disk
+# and generates the history there; e2e_history_config writes the engine's config for it;
+# e2e_history_check checks the engine's final status against the history's summary.
+E2E_H=/mnt/work/h
+
+e2e_history_setup() {
+	load_cbtrep
+	check "the tracker answers its version ioctl" cbtrep-ktest-ctl-version
+	mkdir -p /mnt/work
+	check "mount the work disk (ext4)" mount -t ext4 "$(disk work)" /mnt/work
+	echo "E2E: generating a ${E2E_HISTORY_MIB} MiB write history over a ${E2E_DEVICE_MIB} MiB device"
+	gen-history --out "$E2E_H" --device-mib "$E2E_DEVICE_MIB" --total-mib "$E2E_HISTORY_MIB" \
+		--meta-share 0.05 --gaps 1 --tags 4 --seed "$E2E_SEED" ||
+		fail "gen-history failed"
+	e2e_value expected_sha256 "$(cut -d' ' -f1 "$E2E_H/expected.sha256")"
+	e2e_value journal_bytes "$(wc -c <"$E2E_H/journal.cbts")"
+}
+
+# e2e_history_config (top-level JSON members from $E2E_EXTRA_TOP, e.g. a log level)
+e2e_history_config() {
+	e2e_engine_config disk0 "$E2E_H/image.bin" "{\"type\": \"file\", \"path\": \"$E2E_H/journal.cbts\"}" \
+		'"initial_sync": "never", "exit_when_drained": true'
+}
+
+e2e_history_check() {
+	e2e_progress "(drained)"
+	[ "$(e2e_status state)" = drained ] || fail "cbtrepd state $(e2e_status state), want drained"
+	[ "$(e2e_status tag)" = final ] || fail "last consistency point '$(e2e_status tag)', want final"
+	_last=$(sed -n 's/.*"last_seq": \([0-9]*\).*/\1/p' "$E2E_H/summary.json")
+	[ "$(e2e_status applied_seq)" = "$_last" ] ||
+		fail "applied_seq $(e2e_status applied_seq), want $_last"
+	e2e_value bytes_replicated "$(e2e_status bytes_replicated)"
+	e2e_value bytes_sent "$(e2e_status bytes_sent)"
+}
+
+# e2e_wait_seq N TIMEOUT_S: until the target has acknowledged sequence N.
+e2e_wait_seq() {
+	_i=0
+	while [ "$(e2e_status applied_seq)" = "" ] || [ "$(e2e_status applied_seq)" -lt "$1" ]; do
+		_i=$((_i + 1))
+		[ "$_i" -le $(($2 * 5)) ] || { e2e_engine_log_tail; fail "applied_seq did not reach $1 in $2 s"; }
+		kill -0 "$E2E_ENGINE_PID" 2>/dev/null || { e2e_engine_log_tail; fail "cbtrepd exited early"; }
+		sleep 0.2
+	done
 }
