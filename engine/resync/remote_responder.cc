@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 
 #include <cbtrep/wire.h>
 
@@ -188,6 +189,11 @@ void serve_resync(FrameConn &conn, const Frame &begin, const std::string &replic
         log_warn("replica ", replica_name, ": resync from ", conn.peer(), ": ", e.what());
         send_error(conn, e.code, !e.recoverable(), e.what());
     } catch (const FrameError &e) {
+        log_warn("replica ", replica_name, ": resync from ", conn.peer(), ": ", e.what());
+        send_error(conn, CBT_WERR_PROTOCOL, false, e.what());
+    } catch (const std::logic_error &e) {
+        // out_of_range / invalid_argument from the responder: the request itself was wrong
+        // (a region past the end, a block that does not exist), not our disk.
         log_warn("replica ", replica_name, ": resync from ", conn.peer(), ": ", e.what());
         send_error(conn, CBT_WERR_PROTOCOL, false, e.what());
     } catch (const PeerClosed &e) {
