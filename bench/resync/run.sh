@@ -28,7 +28,8 @@ for c in rsync /usr/bin/time g++ python3; do
 done
 
 WORK=$(mktemp -d "${RESYNC_BENCH_DIR:-/tmp}/cbtrep-bench-resync.XXXXXX")
-TPID= RPID=
+TPID=""
+RPID=""
 cleanup() {
     [ -n "$TPID" ] && kill -9 "$TPID" 2>/dev/null || true
     [ -n "$RPID" ] && kill -9 "$RPID" 2>/dev/null || true
