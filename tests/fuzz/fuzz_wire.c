@@ -5,8 +5,9 @@
  * all pass their validators.
  *
  * Byte 0 steers the run: bit 0 recomputes both CRCs first (otherwise almost every input
- * dies at the header CRC and the body validators are never reached), bits 1-2 pick the
- * replica size bound and the expected version. The rest is the frame.
+ * dies at the header CRC and the body validators are never reached), bit 3 also writes a
+ * valid magic and version, bits 1-2 pick the replica size bound and the expected version.
+ * The rest is the frame.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct cbt_wire_hdr fix;
 
 		memcpy(&fix, buf, sizeof(fix));
+		if (data[0] & 8) {
+			fix.magic = CBT_MAGIC_WIRE;
+			fix.version = CBT_WIRE_VERSION_MIN;
+			fix.type = (uint16_t)(fix.type % (CBT_WT_MAX + 2));
+			fix.body_len = cbt_wire_body_size(fix.type);
+		}
 		if (fix.body_len <= n - sizeof(fix))
 			fix.body_crc = cbt_crc32c(0, buf + sizeof(fix), fix.body_len);
 		fix.hdr_crc = cbt_hdr_crc(&fix, sizeof(fix));
