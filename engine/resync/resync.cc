@@ -407,6 +407,8 @@ Result Planner::run()
                 checkpoint(true);
         }
     }
+    result_.stats.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    result_.stats.wire_bytes = peer_.wire_bytes();
     progress(true);
     return std::move(result_);
 }
