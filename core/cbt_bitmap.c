@@ -32,9 +32,13 @@ void cbt_bm_destroy(struct cbt_bm *bm)
 	cbt_os_free(bm, sizeof(*bm));
 }
 
+/* No __builtin_popcount: without a POPCNT target it becomes a libgcc call that neither
+ * kernel provides. */
 static unsigned int popcount8(uint8_t v)
 {
-	return (unsigned int)__builtin_popcount(v);
+	v = (uint8_t)(v - ((v >> 1) & 0x55));
+	v = (uint8_t)((v & 0x33) + ((v >> 2) & 0x33));
+	return (unsigned int)((v + (v >> 4)) & 0x0f);
 }
 
 int cbt_bm_set_range(struct cbt_bm *bm, uint64_t first, uint64_t last)

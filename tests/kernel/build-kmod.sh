@@ -43,11 +43,12 @@ copy_sources() {
 	rsync -rlt --delete \
 		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
 		--exclude='.*.cmd' --exclude='Module.symvers' --exclude='modules.order' \
-		--exclude='.tmp_*' \
+		--exclude='.tmp_*' --exclude='feature.h' \
 		"$1/" "$2/"
 }
 copy_sources "$KT_REPO/kmod" "$out/kmod"
 copy_sources "$KT_REPO/include" "$out/include"
+copy_sources "$KT_REPO/core" "$out/core"
 copy_sources "$KT_HERE/selftest-kmod" "$out/selftest-kmod"
 
 for m in kmod selftest-kmod; do
