@@ -68,8 +68,7 @@ JSON
 # The target may have been started by a watcher subshell (not our child): wait by polling.
 _e2e_target_pid() { cat "$E2E_TARGET_DIR/target.pid" 2>/dev/null; }
 _e2e_wait_gone() {
-	local i
-	for i in $(seq 300); do
+	for _ in $(seq 300); do
 		kill -0 "$1" 2>/dev/null || return 0
 		sleep 0.1
 	done
