@@ -342,8 +342,8 @@ NTSTATUS cbt_dispatch_device_control(PDEVICE_OBJECT dev, PIRP irp)
 		track_put(f);
 		return send_untracked(f, irp);
 	}
-	/* An operator's partitioning action; no finer reason exists in the ABI yet. */
-	w->reason = CBT_REASON_USER_REQUEST;
+	/* disk.sys writes the partition table (or formats, reassigns) below us. */
+	w->reason = CBT_REASON_BYPASSED;
 	return send_with(f, irp, opaque_done, w);
 }
 
