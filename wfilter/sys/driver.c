@@ -51,6 +51,27 @@ static NTSTATUS cbt_dispatch_default(PDEVICE_OBJECT dev, PIRP irp)
 	return cbt_pass_down(f, irp);
 }
 
+/* A started disk with this identity (lib/rearm.h), remove lock taken; NULL if none. */
+struct cbt_filter *cbt_filter_get_by_ident(const struct cbt_disk_id *id)
+{
+	struct cbt_filter *found = NULL;
+	PLIST_ENTRY e;
+	KIRQL irql;
+
+	KeAcquireSpinLock(&cbt_g.filters_lock, &irql);
+	for (e = cbt_g.filters.Flink; e != &cbt_g.filters; e = e->Flink) {
+		struct cbt_filter *f = CONTAINING_RECORD(e, struct cbt_filter, link);
+
+		if (!f->have_number || f->removed || !cbt_disk_id_eq(&f->ident, id))
+			continue;
+		if (NT_SUCCESS(IoAcquireRemoveLock(&f->remove_lock, &cbt_g)))
+			found = f;
+		break;
+	}
+	KeReleaseSpinLock(&cbt_g.filters_lock, irql);
+	return found;
+}
+
 struct cbt_filter *cbt_filter_get_by_number(ULONG disk_number)
 {
 	struct cbt_filter *found = NULL;

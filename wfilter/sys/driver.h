@@ -21,6 +21,8 @@
 #include <ntifs.h>
 #include <ntddk.h>
 
+#include "../lib/rearm.h"
+
 #define CBT_POOL_TAG 'prtC'		  /* "Ctrp" in pool dumps */
 #define CBT_DEV_MAGIC_FILTER 0x746c6946u  /* "Filt" */
 #define CBT_DEV_MAGIC_CONTROL 0x6c727443u /* "Ctrl" */
@@ -61,6 +63,9 @@ struct cbt_filter {
 	ULONG disk_number;    /* IOCTL_STORAGE_GET_DEVICE_NUMBER */
 	ULONGLONG disk_bytes; /* IOCTL_DISK_GET_LENGTH_INFO */
 	ULONG sector_size;    /* IOCTL_DISK_GET_DRIVE_GEOMETRY, 512 if unknown */
+	/* Stable across boots (lib/rearm.h): partition-table signature/GUID + length.
+	 * Zero (invalid) until START, and for a disk without a partition table. */
+	struct cbt_disk_id ident;
 	/* partmgr is below us: we are not first in UpperFilters and partition I/O, which
 	 * enters the stack under partmgr, would bypass us. Attach is refused then. */
 	BOOLEAN above_partmgr;
@@ -106,6 +111,7 @@ static inline BOOLEAN cbt_is_control(PDEVICE_OBJECT dev)
 NTSTATUS cbt_complete(PIRP irp, NTSTATUS status, ULONG_PTR info);
 NTSTATUS cbt_pass_down(struct cbt_filter *f, PIRP irp);		/* releases nothing; see driver.c */
 struct cbt_filter *cbt_filter_get_by_number(ULONG disk_number); /* takes a remove lock */
+struct cbt_filter *cbt_filter_get_by_ident(const struct cbt_disk_id *id); /* the same */
 void cbt_filter_put(struct cbt_filter *f);
 
 /* pnp.c */

@@ -1,28 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Metadata file I/O (see persist.h): through the file system while it runs, straight to
- * the disk (below every filter) at last-chance shutdown, and the boot-time flip of CLEAN
- * headers to DIRTY. PASSIVE_LEVEL only.
+ * the disk (below every filter) at last-chance shutdown, the boot re-arm records in the
+ * registry and the boot-time read of the image they point at. PASSIVE_LEVEL only.
  */
 #include <errno.h>
 
 #include "persist.h"
 #include "lowerio.h"
+#include "track.h"
 #include "../lib/ntpath.h"
 
 #include <ntddvol.h>
 #include <cbtrep/meta.h>
 
-#define REG_META L"\\Meta" /* under the service's Parameters key: name -> location */
 #define PATH_UNITS 300
 #define MAX_VOL_EXTENTS 8
-
-/* What the registry remembers per device, for the boot-time flip. */
-struct reg_loc {
-	uint32_t version;  /* 1 */
-	uint32_t disk;	   /* disk number holding the header at attach (information only) */
-	uint64_t disk_off; /* byte offset of the header on that disk */
-};
 
 void *cbt_persist_alloc(ULONG len)
 {
@@ -245,41 +238,169 @@ static NTSTATUS raw_io(struct cbt_persist *p, BOOLEAN write, void *buf, ULONG le
 	return st;
 }
 
-/* Remembers where the header is, for the boot-time flip (cbt_persist_disk_started).
- * Without this record a CLEAN header would be trusted across an untracked boot, so the
- * raw location is only used when the record was written (returns TRUE). */
-static BOOLEAN remember(const char *name, struct cbt_persist *p)
-{
-	static const WCHAR suffix[] = L"\\Parameters" REG_META;
-	struct reg_loc loc = {1, p->raw_disk, p->ext[0].disk_off};
-	USHORT klen = cbt_g.service_key.Length + sizeof(suffix);
-	WCHAR wname[CBT_NAME_LEN];
-	UNICODE_STRING key, val;
-	OBJECT_ATTRIBUTES oa;
-	HANDLE h;
-	ULONG i;
-	PWCH kbuf = cbt_persist_alloc(klen);
-	BOOLEAN ok = FALSE;
+/* ---- registry: Parameters\Devices\<name>, value "Rearm" (lib/rearm.h) ----------------- */
 
+/* Opens (or creates) Parameters\Devices under the service key. */
+static NTSTATUS devices_key(BOOLEAN create, HANDLE *h)
+{
+	static const WCHAR suffix[] = CBT_REARM_KEY;
+	static const WCHAR params[] = L"\\Parameters";
+	USHORT klen = cbt_g.service_key.Length + sizeof(suffix);
+	UNICODE_STRING key;
+	OBJECT_ATTRIBUTES oa;
+	NTSTATUS st = STATUS_INSUFFICIENT_RESOURCES;
+	PWCH kbuf;
+
+	if (!cbt_g.service_key.Buffer)
+		return STATUS_OBJECT_NAME_NOT_FOUND;
+	kbuf = cbt_persist_alloc(klen);
 	if (!kbuf)
-		return FALSE;
+		return st;
 	RtlCopyMemory(kbuf, cbt_g.service_key.Buffer, cbt_g.service_key.Length);
-	RtlCopyMemory((PUCHAR)kbuf + cbt_g.service_key.Length, suffix, sizeof(suffix));
 	key.Buffer = kbuf;
-	key.Length = klen - sizeof(WCHAR);
 	key.MaximumLength = klen;
-	for (i = 0; i < CBT_NAME_LEN && name[i]; i++)
-		wname[i] = (WCHAR)name[i];
-	val.Buffer = wname;
-	val.Length = val.MaximumLength = (USHORT)(i * sizeof(WCHAR));
 	InitializeObjectAttributes(&oa, &key, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, NULL, NULL);
-	if (NT_SUCCESS(ZwCreateKey(&h, KEY_WRITE, &oa, 0, NULL, REG_OPTION_NON_VOLATILE, NULL))) {
-		ok = NT_SUCCESS(ZwSetValueKey(h, &val, 0, REG_BINARY, &loc, sizeof(loc))) &&
-		     NT_SUCCESS(ZwFlushKey(h)); /* must survive a crash right after attach */
+	if (create) {
+		/* ZwCreateKey makes one level at a time: Parameters first (the INF made it). */
+		RtlCopyMemory((PUCHAR)kbuf + cbt_g.service_key.Length, params, sizeof(params));
+		key.Length = cbt_g.service_key.Length + sizeof(params) - sizeof(WCHAR);
+		st = ZwCreateKey(h, KEY_WRITE, &oa, 0, NULL, REG_OPTION_NON_VOLATILE, NULL);
+		if (NT_SUCCESS(st))
+			ZwClose(*h);
+	}
+	RtlCopyMemory((PUCHAR)kbuf + cbt_g.service_key.Length, suffix, sizeof(suffix));
+	key.Length = klen - sizeof(WCHAR);
+	if (create)
+		st = ZwCreateKey(h, KEY_ALL_ACCESS, &oa, 0, NULL, REG_OPTION_NON_VOLATILE, NULL);
+	else
+		st = ZwOpenKey(h, KEY_READ, &oa);
+	cbt_persist_free(kbuf);
+	return st;
+}
+
+/* Opens Devices\<name> (@wname, @wlen units) relative to @devices. */
+static NTSTATUS device_key(HANDLE devices, const WCHAR *wname, ULONG wlen, BOOLEAN create,
+			   ACCESS_MASK access, HANDLE *h)
+{
+	UNICODE_STRING key;
+	OBJECT_ATTRIBUTES oa;
+
+	key.Buffer = (PWCH)wname;
+	key.Length = key.MaximumLength = (USHORT)(wlen * sizeof(WCHAR));
+	InitializeObjectAttributes(&oa, &key, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, devices,
+				   NULL);
+	if (create)
+		return ZwCreateKey(h, access, &oa, 0, NULL, REG_OPTION_NON_VOLATILE, NULL);
+	return ZwOpenKey(h, access, &oa);
+}
+
+static ULONG wide_name(const char *name, WCHAR *w)
+{
+	ULONG i;
+
+	for (i = 0; i < CBT_NAME_LEN && name[i]; i++)
+		w[i] = (WCHAR)(UCHAR)name[i];
+	return i;
+}
+
+/* Reads and validates the "Rearm" value of an open Devices\<name> key. */
+static int read_rec(HANDLE h, struct cbt_rearm_rec *rec)
+{
+	ULONG size = sizeof(KEY_VALUE_PARTIAL_INFORMATION) + sizeof(*rec), got;
+	PKEY_VALUE_PARTIAL_INFORMATION v = cbt_persist_alloc(size);
+	UNICODE_STRING val;
+	int err = -EINVAL;
+
+	if (!v)
+		return -ENOMEM;
+	RtlInitUnicodeString(&val, CBT_REARM_VALUE);
+	if (!NT_SUCCESS(ZwQueryValueKey(h, &val, KeyValuePartialInformation, v, size, &got)))
+		err = -ENOENT;
+	else if (v->Type == REG_BINARY &&
+		 cbt_rearm_check(v->Data, v->DataLength, rec) == CBT_REARM_OK)
+		err = 0;
+	cbt_persist_free(v);
+	return err;
+}
+
+int cbt_persist_record_get(const char *name, struct cbt_rearm_rec *rec)
+{
+	WCHAR wname[CBT_NAME_LEN];
+	HANDLE d, h;
+	int err = -ENOENT;
+
+	if (!NT_SUCCESS(devices_key(FALSE, &d)))
+		return err;
+	if (NT_SUCCESS(device_key(d, wname, wide_name(name, wname), FALSE, KEY_READ, &h))) {
+		err = read_rec(h, rec);
 		ZwClose(h);
 	}
-	cbt_persist_free(kbuf);
-	return ok;
+	ZwClose(d);
+	return err;
+}
+
+void cbt_persist_forget(const char *name)
+{
+	WCHAR wname[CBT_NAME_LEN];
+	HANDLE d, h;
+
+	if (!NT_SUCCESS(devices_key(FALSE, &d)))
+		return;
+	if (NT_SUCCESS(device_key(d, wname, wide_name(name, wname), FALSE, DELETE, &h))) {
+		ZwDeleteKey(h);
+		ZwClose(h);
+	}
+	ZwClose(d);
+}
+
+/*
+ * Completes the device's re-arm record with where the verified file is (metadata disk
+ * identity, extents) and stores it, flushed: it must survive a crash right after attach.
+ * Best effort: without it the next boot does not re-arm and the next ATTACH asks for a
+ * resync (a CLEAN header alone is never trusted).
+ */
+static void remember(const char *name, struct cbt_persist *p)
+{
+	struct cbt_rearm_rec *r = p->rec;
+	struct cbt_filter *m;
+	WCHAR wname[CBT_NAME_LEN];
+	UNICODE_STRING val;
+	HANDLE d, h;
+	ULONG i;
+	BOOLEAN ok = FALSE;
+
+	if (!r)
+		return;
+	m = cbt_filter_get_by_number(p->raw_disk);
+	if (m) {
+		r->meta_disk = m->ident;
+		cbt_filter_put(m);
+	}
+	r->meta_size = p->size;
+	r->nr_ext = p->nr_ext;
+	for (i = 0; i < p->nr_ext && i < CBT_REARM_MAX_EXT; i++) {
+		r->ext[i].file_off = p->ext[i].file_off;
+		r->ext[i].disk_off = p->ext[i].disk_off;
+		r->ext[i].len = p->ext[i].len;
+	}
+	cbt_rearm_seal(r);
+	if (!cbt_disk_id_valid(&r->tracked) || !cbt_disk_id_valid(&r->meta_disk)) {
+		cbt_log("%s: tracked or metadata disk has no partition-table identity; "
+			"it cannot be re-armed at boot (every reboot will resync)",
+			name);
+		return;
+	}
+	RtlInitUnicodeString(&val, CBT_REARM_VALUE);
+	if (NT_SUCCESS(devices_key(TRUE, &d))) {
+		if (NT_SUCCESS(device_key(d, wname, wide_name(name, wname), TRUE, KEY_WRITE, &h))) {
+			ok = NT_SUCCESS(ZwSetValueKey(h, &val, 0, REG_BINARY, r, sizeof(*r))) &&
+			     NT_SUCCESS(ZwFlushKey(h));
+			ZwClose(h);
+		}
+		ZwClose(d);
+	}
+	if (!ok)
+		cbt_log("%s: re-arm record not stored (every reboot will resync)", name);
 }
 
 /* Resolves the location and proves it: what the file system wrote must read back, byte
@@ -294,8 +415,10 @@ static void resolve_and_verify(struct cbt_persist *p, const char *name, const vo
 	back = cbt_persist_alloc(len);
 	if (!back)
 		return;
-	if (NT_SUCCESS(raw_io(p, FALSE, back, len)) && RtlCompareMemory(back, buf, len) == len)
-		p->raw_ok = remember(name, p);
+	if (NT_SUCCESS(raw_io(p, FALSE, back, len)) && RtlCompareMemory(back, buf, len) == len) {
+		p->raw_ok = TRUE;
+		remember(name, p);
+	}
 	cbt_persist_free(back);
 	if (!p->raw_ok)
 		cbt_log("%s: metadata file location could not be verified; "
@@ -362,77 +485,67 @@ int cbt_persist_write_raw(struct cbt_persist *p, const char *name, const void *b
 	return err;
 }
 
-/* ---- boot: dirty at start ---------------------------------------------------------- */
+/* ---- boot: re-arm at START ------------------------------------------------------------ */
 
-static void flip_one(struct cbt_filter *f, const WCHAR *wname, ULONG wlen, ULONGLONG off)
+/* Reads the metadata image of @rec below every filter and re-arms the tracker on @f. */
+static void arm_one(struct cbt_filter *f, const struct cbt_rearm_rec *rec)
 {
-	char name[CBT_NAME_LEN] = {0};
-	uint8_t *sec = cbt_persist_alloc(CBT_META_AREA_SIZE);
-	struct cbt_meta m;
+	struct cbt_filter *m = cbt_filter_get_by_ident(&rec->meta_disk);
+	NTSTATUS st = STATUS_SUCCESS;
+	uint8_t *img;
 	ULONG i;
 
-	if (!sec)
+	if (!m) {
+		/* Not started yet (or gone): tracked from now on, but without the saved
+		 * bitmap; its header is marked when that disk starts. */
+		cbt_log("%s: metadata disk not present at boot", rec->name);
+		cbt_track_rearm(f, rec, NULL, NULL, 0, CBT_REASON_METADATA_INVALID);
 		return;
-	for (i = 0; i < wlen && i + 1 < CBT_NAME_LEN; i++)
-		name[i] = (char)wname[i];
-	if (!NT_SUCCESS(cbt_lower_rw(f->lower, FALSE, off, sec, CBT_META_AREA_SIZE)))
-		goto out;
-	if (!header_is(sec, name) || cbt_meta_decode(sec, CBT_META_AREA_SIZE, &m) != CBT_FMT_OK)
-		goto out;
-	if (m.state != CBT_STATE_CLEAN)
-		goto out;
-	/* Writes until the engine re-attaches are not tracked: the saved bitmap cannot be
-	 * trusted any more. The next ATTACH reports it (unclean shutdown -> resync). */
-	m.state = CBT_STATE_DIRTY;
-	m.reason = CBT_REASON_NONE;
-	cbt_meta_seal(&m);
-	RtlCopyMemory(sec, &m, sizeof(m));
-	if (NT_SUCCESS(cbt_lower_rw(f->lower, TRUE, off, sec, CBT_META_AREA_SIZE)))
-		cbt_log("%s: metadata marked dirty at boot", name);
-out:
-	cbt_persist_free(sec);
+	}
+	img = cbt_persist_alloc(rec->meta_size);
+	for (i = 0; img && i < rec->nr_ext && NT_SUCCESS(st); i++) {
+		ULONGLONG fo = rec->ext[i].file_off, n = rec->ext[i].len;
+
+		if (fo >= rec->meta_size)
+			break;
+		if (n > rec->meta_size - fo)
+			n = rec->meta_size - fo;
+		st = cbt_lower_rw(m->lower, FALSE, rec->ext[i].disk_off, img + fo, (ULONG)n);
+	}
+	if (img && NT_SUCCESS(st)) {
+		cbt_track_rearm(f, rec, &m->disk_number, img, rec->meta_size, 0);
+	} else {
+		cbt_log("%s: metadata unreadable at boot (0x%lx)", rec->name, (ULONG)st);
+		cbt_track_rearm(f, rec, &m->disk_number, NULL, 0, CBT_REASON_METADATA_INVALID);
+	}
+	cbt_persist_free(img);
+	cbt_filter_put(m);
 }
 
 void cbt_persist_disk_started(struct cbt_filter *f)
 {
-	static const WCHAR suffix[] = L"\\Parameters" REG_META;
-	USHORT klen = cbt_g.service_key.Length + sizeof(suffix);
-	ULONG bsize = 512, got, i;
-	PKEY_VALUE_FULL_INFORMATION v;
-	UNICODE_STRING key;
-	OBJECT_ATTRIBUTES oa;
-	HANDLE h;
-	PWCH kbuf;
+	ULONG bsize = sizeof(KEY_BASIC_INFORMATION) + CBT_NAME_LEN * sizeof(WCHAR) + 64, got, i;
+	PKEY_BASIC_INFORMATION kb;
+	struct cbt_rearm_rec *rec;
+	HANDLE d, h;
 
-	if (!cbt_g.service_key.Buffer)
+	cbt_track_meta_disk_started(f);
+	if (!cbt_disk_id_valid(&f->ident) || !NT_SUCCESS(devices_key(FALSE, &d)))
 		return;
-	kbuf = cbt_persist_alloc(klen);
-	v = cbt_persist_alloc(bsize);
-	if (!kbuf || !v)
-		goto out;
-	RtlCopyMemory(kbuf, cbt_g.service_key.Buffer, cbt_g.service_key.Length);
-	RtlCopyMemory((PUCHAR)kbuf + cbt_g.service_key.Length, suffix, sizeof(suffix));
-	key.Buffer = kbuf;
-	key.Length = klen - sizeof(WCHAR);
-	key.MaximumLength = klen;
-	InitializeObjectAttributes(&oa, &key, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, NULL, NULL);
-	if (!NT_SUCCESS(ZwOpenKey(&h, KEY_READ, &oa)))
-		goto out;
-	for (i = 0; NT_SUCCESS(ZwEnumerateValueKey(h, i, KeyValueFullInformation, v, bsize, &got));
+	kb = cbt_persist_alloc(bsize);
+	rec = cbt_persist_alloc(sizeof(*rec));
+	for (i = 0; kb && rec && NT_SUCCESS(ZwEnumerateKey(d, i, KeyBasicInformation, kb, bsize,
+							       &got));
 	     i++) {
-		struct reg_loc loc;
-
-		if (v->Type != REG_BINARY || v->DataLength != sizeof(loc))
+		if (!NT_SUCCESS(device_key(d, kb->Name, kb->NameLength / sizeof(WCHAR), FALSE,
+					   KEY_READ, &h)))
 			continue;
-		RtlCopyMemory(&loc, (PUCHAR)v + v->DataOffset, sizeof(loc));
-		/* Disk numbers may change across boots: look on every disk that starts. A
-		 * valid, CRC-checked header with this name at this offset is what we flip. */
-		if (loc.version == 1 && loc.disk_off % CBT_SECTOR_SIZE == 0 &&
-		    (!f->disk_bytes || loc.disk_off + CBT_META_AREA_SIZE <= f->disk_bytes))
-			flip_one(f, v->Name, v->NameLength / sizeof(WCHAR), loc.disk_off);
+		/* Disk numbers change across boots: the record names the disk by identity. */
+		if (!read_rec(h, rec) && cbt_disk_id_eq(&rec->tracked, &f->ident))
+			arm_one(f, rec);
+		ZwClose(h);
 	}
-	ZwClose(h);
-out:
-	cbt_persist_free(kbuf);
-	cbt_persist_free(v);
+	ZwClose(d);
+	cbt_persist_free(kb);
+	cbt_persist_free(rec);
 }

@@ -11,9 +11,10 @@
  * Any failure leaves the DIRTY header of attach in place: the next attach reports an
  * unclean shutdown and a resync, never silence.
  *
- * At boot, before user mode can re-attach, START of the disk holding a registered
- * metadata file turns a CLEAN header into DIRTY ("dirty at start"): writes between boot
- * and re-attach are not tracked, so a saved bitmap must not be trusted across them.
+ * At boot, START of the tracked disk (recognised by its identity, lib/rearm.h) re-creates
+ * its tracker from the registry record and the image read below every filter from the
+ * recorded extents, then writes a DIRTY header, all before the first write: the disk is
+ * tracked from boot, so a CLEAN header saved at shutdown stays trustworthy.
  */
 #ifndef CBT_WF_PERSIST_H
 #define CBT_WF_PERSIST_H
@@ -23,7 +24,11 @@
 #define CBT_PERSIST_MAX_EXT 8
 
 struct cbt_persist {
-	HANDLE file;	/* NULL: no persistence for this device */
+	HANDLE file;	/* NULL: no persistence for this device (or raw only, at boot) */
+	/* Filled by track_core.c before the first write; when the location is verified,
+	 * persist.c completes it (metadata disk, extents) and stores it as the device's boot
+	 * re-arm record. NULL: no record. */
+	struct cbt_rearm_rec *rec;
 	ULONG size;	/* bytes reserved in the file, multiple of 4096 */
 	BOOLEAN raw_ok; /* the pre-resolved location was verified */
 	ULONG raw_disk; /* disk number holding the file */
@@ -52,7 +57,13 @@ void cbt_persist_close(struct cbt_persist *p);
 void *cbt_persist_alloc(ULONG len);
 void cbt_persist_free(void *p);
 
-/* START of a disk: flip registered CLEAN headers on it to DIRTY (see above). */
+/* START of a disk (after its identity is known, before START completes): writes pending
+ * boot headers on it and re-arms every device whose record names this disk
+ * (cbt_track_rearm). */
 void cbt_persist_disk_started(struct cbt_filter *f);
+/* The boot re-arm record of @name: 0, -ENOENT, or -EINVAL (present but invalid). */
+int cbt_persist_record_get(const char *name, struct cbt_rearm_rec *rec);
+/* DETACH: the device is no longer re-armed at boot. */
+void cbt_persist_forget(const char *name);
 
 #endif

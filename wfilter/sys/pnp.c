@@ -83,6 +83,36 @@ NTSTATUS cbt_add_device(PDRIVER_OBJECT driver, PDEVICE_OBJECT pdo)
 	return STATUS_SUCCESS;
 }
 
+/*
+ * The identity that survives reboots and renumbering (lib/rearm.h): the partition table's
+ * MBR signature or GPT disk GUID, read from disk.sys below us, plus the length. Room for
+ * 128 partitions (a GPT's usual maximum); a larger table leaves the disk unidentified.
+ */
+static void query_disk_id(struct cbt_filter *f)
+{
+	ULONG size = FIELD_OFFSET(DRIVE_LAYOUT_INFORMATION_EX, PartitionEntry) +
+		     128 * sizeof(PARTITION_INFORMATION_EX);
+	DRIVE_LAYOUT_INFORMATION_EX *dl = cbt_persist_alloc(size);
+
+	RtlZeroMemory(&f->ident, sizeof(f->ident));
+	if (!dl)
+		return;
+	if (NT_SUCCESS(cbt_lower_ioctl(f->lower, IOCTL_DISK_GET_DRIVE_LAYOUT_EX, NULL, 0, dl, size,
+				       NULL))) {
+		f->ident.bytes = f->disk_bytes;
+		if (dl->PartitionStyle == PARTITION_STYLE_MBR) {
+			f->ident.kind = CBT_DISK_ID_MBR;
+			f->ident.mbr_signature = dl->Mbr.Signature;
+		} else if (dl->PartitionStyle == PARTITION_STYLE_GPT) {
+			f->ident.kind = CBT_DISK_ID_GPT;
+			RtlCopyMemory(f->ident.gpt_guid, &dl->Gpt.DiskId, sizeof(f->ident.gpt_guid));
+		}
+		if (!cbt_disk_id_valid(&f->ident))
+			RtlZeroMemory(&f->ident, sizeof(f->ident));
+	}
+	cbt_persist_free(dl);
+}
+
 /* Identity and geometry of the disk, asked of the stack below once it has started. */
 static void query_identity(struct cbt_filter *f)
 {
@@ -103,6 +133,7 @@ static void query_identity(struct cbt_filter *f)
 				       sizeof(geo), NULL)) &&
 	    geo.BytesPerSector >= 512)
 		f->sector_size = geo.BytesPerSector;
+	query_disk_id(f);
 }
 
 static NTSTATUS start_device(struct cbt_filter *f, PIRP irp)

@@ -58,5 +58,25 @@ void cbt_track_init(void);
 /* Device lifetime. */
 void cbt_track_device_gone(struct cbt_filter *f, BOOLEAN surprise);
 void cbt_track_shutdown_all(void); /* last-chance shutdown: save bitmaps, headers clean */
+/* Frees every tracker without writing anything (driver unload; a simulated reboot in the
+ * Linux tests). No write may be in flight. */
+void cbt_track_unload(void);
+
+/*
+ * Boot re-arm, from START of the disk @f whose identity matches the registry record @rec
+ * (persist.c), before START completes, so before any write passes through. @meta_disk is
+ * the number of the disk holding the metadata (NULL: that disk has not started yet);
+ * @image/@len what its verified extents hold (NULL/0: could not be read, @why says why).
+ * Creates the tracker from the saved parameters, loads the image with
+ * cbt_tracker_meta_load (a CLEAN header continues: its bitmap's blocks stay pending), then
+ * writes a DIRTY header below every filter and publishes the tracker. Anything missing
+ * gives RESYNC_REQUIRED with a reason. The tracker waits, listed and tracking, for
+ * ATTACH of the same name on the same disk to adopt it.
+ */
+void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec,
+		     const ULONG *meta_disk, const void *image, ULONG len, ULONG why);
+/* START of a disk: re-armed trackers whose metadata lives on it and whose DIRTY header is
+ * not written yet get it now. */
+void cbt_track_meta_disk_started(struct cbt_filter *f);
 
 #endif

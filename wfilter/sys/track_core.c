@@ -12,6 +12,12 @@
  * DETACH and REMOVE_DEVICE unpublish it and wait for that rundown, so the core never sees
  * an io after cbt_tracker_destroy(). A device removed while attached stays listed as an
  * orphan (state resync-required, DEVICE_REMOVED) until the engine detaches it.
+ *
+ * Reboots: ATTACH leaves a re-arm record in the registry (lib/rearm.h, persist.c). START
+ * of the same disk at the next boot re-creates the tracker from it (cbt_track_rearm)
+ * before any write, and the engine's ATTACH adopts that tracker. An ATTACH that finds a
+ * CLEAN header WITHOUT such a tracker cannot trust it (writes happened untracked since
+ * boot or since DETACH): resync-required, UNTRACKED_WINDOW or IDENTITY_CHANGED.
  */
 #include <errno.h>
 
@@ -31,6 +37,9 @@ struct cbt_track {
 	volatile LONG64 hook_calls;
 	volatile LONG64 hook_ticks; /* KeQueryPerformanceCounter units */
 	struct cbt_persist persist;
+	struct cbt_rearm_rec rec; /* the boot re-arm record (persist.rec points here) */
+	BOOLEAN armed;		  /* re-armed at boot, not yet adopted by ATTACH */
+	BOOLEAN hdr_pending;	  /* armed, the DIRTY header is not on disk yet */
 };
 
 static LIST_ENTRY tracks;
@@ -214,6 +223,30 @@ static void destroy(struct cbt_track *t)
 	ExFreePoolWithTag(t, CBT_POOL_TAG);
 }
 
+/* What the registry will remember for the boot re-arm (persist.c adds where the file is). */
+static void fill_rec(struct cbt_track *t, struct cbt_filter *f, uint32_t flags, uint64_t mem_cap)
+{
+	RtlZeroMemory(&t->rec, sizeof(t->rec));
+	RtlCopyMemory(t->rec.name, t->name, sizeof(t->rec.name));
+	t->rec.tracked = f->ident;
+	t->rec.granularity = cbt_tracker_granularity(t->core);
+	t->rec.flags = flags;
+	t->rec.mem_cap = mem_cap;
+	t->persist.rec = &t->rec;
+}
+
+/* A CLEAN header found by an ATTACH that adopts no re-armed tracker: see the top. */
+static void distrust_clean(struct cbt_track *t, struct cbt_filter *f)
+{
+	struct cbt_rearm_rec r;
+	int have = !cbt_persist_record_get(t->name, &r);
+	uint32_t reason = cbt_rearm_attach_reason(have ? &r : NULL, &f->ident);
+
+	cbt_log("%s: clean metadata but the disk was not tracked since boot or detach (%s)",
+		t->name, cbt_reason_str(reason));
+	cbt_tracker_set_state(t->core, CBT_STATE_RESYNC_REQUIRED, reason);
+}
+
 /* Metadata of a new tracker: load what the file says, then mark it DIRTY on disk. */
 static int attach_meta(struct cbt_track *t, struct cbt_filter *f, const char *path,
 		       struct cbt_ioc_attach *a)
@@ -233,11 +266,68 @@ static int attach_meta(struct cbt_track *t, struct cbt_filter *f, const char *pa
 	cbt_tracker_meta_load(t->core, image, len, &found_state, &found_reason);
 	cbt_persist_free(image);
 	cbt_tracker_get_state(t->core, &a->state, &a->reason);
+	if (found_state == CBT_STATE_CLEAN && a->state == CBT_STATE_DIRTY) {
+		distrust_clean(t, f); /* the core trusted it; here it cannot be */
+		cbt_tracker_get_state(t->core, &a->state, &a->reason);
+	}
+	fill_rec(t, f, a->flags, a->mem_cap_bytes);
 	/* Dirty before the first tracked write: a crash from now on is never silent. */
 	err = save_meta(t, CBT_STATE_DIRTY, CBT_REASON_NONE, 0, FALSE);
 	if (err)
 		cbt_persist_close(&t->persist);
 	return err;
+}
+
+static void attach_reply(struct cbt_track *t, struct cbt_ioc_attach *a)
+{
+	struct cbt_ioc_status st;
+
+	cbt_tracker_get_state(t->core, &a->state, &a->reason);
+	a->granularity = cbt_tracker_granularity(t->core);
+	a->device_bytes = cbt_tracker_device_bytes(t->core);
+	RtlZeroMemory(&st, sizeof(st));
+	cbt_tracker_status(t->core, &st);
+	a->generation = st.generation;
+}
+
+/*
+ * ATTACH of a tracker re-armed at boot on this disk: it has tracked every write since
+ * START, so its state stands (a CLEAN header continued as DIRTY with the saved bitmap).
+ * The metadata file is opened now that file systems run; its image is the one read at
+ * boot (or not ours: the tracker's own state is written over it either way).
+ */
+static int adopt(struct cbt_track *t, struct cbt_filter *f, struct cbt_ioc_attach *a)
+{
+	struct cbt_persist np;
+	void *image = NULL;
+	ULONG len = 0;
+	int err;
+
+	if (a->meta_path[0]) {
+		err = cbt_persist_open(&np, a->meta_path, f->disk_number, meta_bytes(t), &image,
+				       &len);
+		if (err)
+			return err; /* stays armed: the engine may retry */
+		cbt_persist_free(image);
+	} else {
+		RtlZeroMemory(&np, sizeof(np)); /* the engine wants no persistence now */
+		cbt_persist_forget(t->name);
+	}
+	cbt_persist_close(&t->persist);
+	t->persist = np;
+	fill_rec(t, f, t->rec.flags, t->rec.mem_cap);
+	err = save_meta(t, CBT_STATE_DIRTY, CBT_REASON_NONE, 0, FALSE);
+	if (err) {
+		cbt_persist_close(&t->persist);
+		cbt_tracker_set_state(t->core, CBT_STATE_RESYNC_REQUIRED,
+				      CBT_REASON_METADATA_INVALID);
+	}
+	t->armed = FALSE;
+	t->hdr_pending = FALSE;
+	attach_reply(t, a);
+	cbt_log("%s: re-armed tracker adopted by attach (%s)", t->name,
+		cbt_state_str(a->state));
+	return 0;
 }
 
 static int do_attach(struct cbt_ioc_attach *a)
@@ -250,11 +340,26 @@ static int do_attach(struct cbt_ioc_attach *a)
 	if (!cbt_name_valid(a->name, sizeof(a->name)) || a->dev_path[0] ||
 	    !cbt_str_terminated(a->meta_path, sizeof(a->meta_path)) || a->dev > 0xffffffffull)
 		return -EINVAL;
-	if (find_locked(a->name))
+	t = find_locked(a->name);
+	if (t && !t->armed)
 		return -EEXIST;
 	f = cbt_filter_get_by_number((ULONG)a->dev);
 	if (!f)
 		return -ENOENT;
+	if (t && t->f == f) {
+		err = adopt(t, f, a);
+		goto put;
+	}
+	if (t) {
+		/* Re-armed on the disk its identity names, but the engine names another one:
+		 * give that one up (its header is DIRTY or still pending: never trusted) and
+		 * attach as asked; the record's identity then says IDENTITY_CHANGED. */
+		cbt_log("%s: re-armed on another disk than disk %lu; dropping it", t->name,
+			f->disk_number);
+		list_del(t);
+		unpublish(t);
+		destroy(t);
+	}
 	err = -EINVAL;
 	if (!f->started || !f->disk_bytes || f->disk_bytes % CBT_SECTOR_SIZE)
 		goto put;
@@ -298,17 +403,7 @@ static int do_attach(struct cbt_ioc_attach *a)
 	 * they have all reached the disk, so the initial copy cannot read ahead of them. */
 	if (!NT_SUCCESS(cbt_wait_untracked_drained(f, ATTACH_DRAIN_MS)))
 		cbt_tracker_set_state(t->core, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_NEW_DEVICE);
-
-	cbt_tracker_get_state(t->core, &a->state, &a->reason);
-	a->granularity = cbt_tracker_granularity(t->core);
-	a->device_bytes = cbt_tracker_device_bytes(t->core);
-	{
-		struct cbt_ioc_status st;
-
-		RtlZeroMemory(&st, sizeof(st));
-		cbt_tracker_status(t->core, &st);
-		a->generation = st.generation;
-	}
+	attach_reply(t, a);
 	err = 0;
 put:
 	cbt_filter_put(f);
@@ -335,6 +430,7 @@ static int do_detach(struct cbt_ioc_detach *d)
 		save_meta(t, CBT_STATE_CLEAN, CBT_REASON_NONE, 1, FALSE);
 	else
 		save_meta(t, state, reason, 0, FALSE); /* resync-required stays, with its reason */
+	cbt_persist_forget(t->name);
 	destroy(t);
 	return 0;
 }
@@ -566,6 +662,116 @@ void cbt_track_shutdown_all(void)
 			save_meta(t, CBT_STATE_CLEAN, CBT_REASON_NONE, 1, TRUE);
 		else
 			save_meta(t, state, reason, 0, TRUE);
+	}
+	ctl_unlock();
+}
+
+void cbt_track_unload(void)
+{
+	ctl_lock();
+	while (!IsListEmpty(&tracks)) {
+		struct cbt_track *t = CONTAINING_RECORD(tracks.Flink, struct cbt_track, link);
+
+		list_del(t);
+		unpublish(t);
+		destroy(t);
+	}
+	ctl_unlock();
+}
+
+/* The verified extents of the record, on disk @disk, as a raw-only location. */
+static void raw_from_rec(struct cbt_track *t, ULONG disk)
+{
+	ULONG i;
+
+	cbt_persist_close(&t->persist);
+	RtlZeroMemory(&t->persist, sizeof(t->persist));
+	t->persist.size = t->rec.meta_size;
+	t->persist.raw_disk = disk;
+	t->persist.nr_ext = t->rec.nr_ext;
+	for (i = 0; i < t->rec.nr_ext && i < CBT_PERSIST_MAX_EXT; i++) {
+		t->persist.ext[i].file_off = t->rec.ext[i].file_off;
+		t->persist.ext[i].disk_off = t->rec.ext[i].disk_off;
+		t->persist.ext[i].len = t->rec.ext[i].len;
+	}
+	t->persist.raw_ok = TRUE;
+	t->persist.rec = &t->rec;
+}
+
+/* Boot: the header says DIRTY before the first write is let through (or later, once the
+ * metadata disk starts). cbt_persist_write_raw checks our header is still there first. */
+static void boot_dirty(struct cbt_track *t)
+{
+	if (t->persist.raw_ok && !save_meta(t, CBT_STATE_DIRTY, CBT_REASON_NONE, 0, TRUE))
+		t->hdr_pending = FALSE;
+}
+
+void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec,
+		     const ULONG *meta_disk, const void *image, ULONG len, ULONG why)
+{
+	struct cbt_tracker_params p = {0};
+	uint32_t found_state, found_reason, state, reason;
+	struct cbt_track *t;
+
+	ctl_lock();
+	if (find_locked(rec->name) || f->track) {
+		cbt_log("%s: already tracked, not re-armed", rec->name);
+		goto out;
+	}
+	t = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*t), CBT_POOL_TAG);
+	if (!t) {
+		cbt_log("%s: no memory to re-arm (next attach resyncs)", rec->name);
+		goto out;
+	}
+	RtlZeroMemory(t, sizeof(*t));
+	RtlCopyMemory(t->name, rec->name, sizeof(t->name));
+	t->name[CBT_NAME_LEN - 1] = 0;
+	t->rec = *rec;
+	p.name = t->name;
+	p.device_bytes = f->disk_bytes;
+	p.granularity = rec->granularity;
+	p.flags = rec->flags;
+	p.mem_cap = rec->mem_cap;
+	p.os_ctx = t;
+	if (cbt_tracker_create(&p, &t->core)) {
+		cbt_log("%s: tracker could not be re-created (next attach resyncs)", t->name);
+		ExFreePoolWithTag(t, CBT_POOL_TAG);
+		goto out;
+	}
+	if (meta_disk)
+		raw_from_rec(t, *meta_disk);
+	cbt_tracker_meta_load(t->core, image, image ? len : 0, &found_state, &found_reason);
+	if (!image || !len)
+		cbt_tracker_set_state(t->core, CBT_STATE_RESYNC_REQUIRED,
+				      why ? why : CBT_REASON_METADATA_INVALID);
+	t->armed = TRUE;
+	t->hdr_pending = TRUE;
+	boot_dirty(t);
+	t->f = f;
+	list_add(t);
+	InterlockedExchangePointer((PVOID volatile *)&f->track, t);
+	cbt_tracker_get_state(t->core, &state, &reason);
+	cbt_log("%s: re-armed at boot: saved %s, now %s (%s)%s", t->name,
+		cbt_state_str(found_state), cbt_state_str(state), cbt_reason_str(reason),
+		t->hdr_pending ? "; header not yet marked dirty" : "");
+out:
+	ctl_unlock();
+}
+
+void cbt_track_meta_disk_started(struct cbt_filter *f)
+{
+	PLIST_ENTRY e;
+
+	if (!cbt_disk_id_valid(&f->ident))
+		return;
+	ctl_lock();
+	for (e = tracks.Flink; e != &tracks; e = e->Flink) {
+		struct cbt_track *t = CONTAINING_RECORD(e, struct cbt_track, link);
+
+		if (!t->armed || !t->hdr_pending || !cbt_disk_id_eq(&t->rec.meta_disk, &f->ident))
+			continue;
+		raw_from_rec(t, f->disk_number);
+		boot_dirty(t);
 	}
 	ctl_unlock();
 }

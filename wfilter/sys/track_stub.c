@@ -75,3 +75,24 @@ void cbt_track_shutdown_all(void)
 {
 	/* INTEGRATION: for each attached device, persist.c saves bitmap + clean header. */
 }
+
+void cbt_track_unload(void)
+{
+}
+
+/* Without the core nothing is tracked, so nothing is re-armed at boot either. */
+void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec,
+		     const ULONG *meta_disk, const void *image, ULONG len, ULONG why)
+{
+	UNREFERENCED_PARAMETER(f);
+	UNREFERENCED_PARAMETER(rec);
+	UNREFERENCED_PARAMETER(meta_disk);
+	UNREFERENCED_PARAMETER(image);
+	UNREFERENCED_PARAMETER(len);
+	UNREFERENCED_PARAMETER(why);
+}
+
+void cbt_track_meta_disk_started(struct cbt_filter *f)
+{
+	UNREFERENCED_PARAMETER(f);
+}

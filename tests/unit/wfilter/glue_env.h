@@ -33,6 +33,18 @@ const uint8_t *genv_file(const char *path, size_t *len);
 void genv_file_set(const char *path, const void *buf, size_t len);
 unsigned genv_raw_writes(void);
 
+/* Boot re-arm. Every disk gets a GPT identity from its number at genv_add_disk;
+ * genv_set_ident replaces it (kind CBT_DISK_ID_*, tag makes it unique). */
+void genv_set_ident(unsigned disk, uint32_t kind, uint8_t tag);
+/* Memory is lost (trackers freed without writing), files and registry stay; every disk
+ * is "not started". */
+void genv_reboot(void);
+/* START of a disk as persist.c handles it; returns how many records named this disk. */
+int genv_boot_start(unsigned disk);
+/* The fake registry's re-arm record of @name (raw bytes): 1 if present. */
+int genv_record(const char *name, void *rec, size_t cap);
+void genv_record_set(const char *name, const void *rec, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

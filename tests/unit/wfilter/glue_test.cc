@@ -12,6 +12,10 @@
 
 #include "glue_env.h"
 
+extern "C" {
+#include "lib/rearm.h"
+}
+
 namespace
 {
 
@@ -334,41 +338,24 @@ TEST_CASE("glue: a new device stays resync-required through detach", "[wfilter][
     CHECK(meta_of(m).reason == CBT_REASON_USER_REQUEST);
 }
 
-TEST_CASE("glue: a CLEAN header loads its bitmap, detach and shutdown save it CLEAN again",
+TEST_CASE("glue: a CLEAN header found by a plain ATTACH is not trusted (untracked window)",
           "[wfilter][glue]")
 {
+    // Nothing tracked the disk since boot (no re-arm record) or since DETACH: writes in
+    // that window are not in the saved bitmap, so a CLEAN header cannot be believed.
     Env env;
     const char *m = "D:\\cbtrep\\a.meta";
     auto img = clean_image("a", 100);
     genv_file_set(m, img.data(), img.size());
     cbt_ioc_attach a{};
     REQUIRE(attach("a", 0, m, 0, &a) == 0);
-    CHECK(a.state == CBT_STATE_DIRTY); // tracking continues from the saved bitmap
-    CHECK(a.reason == CBT_REASON_NONE);
-    CHECK(meta_of(m).state == CBT_STATE_DIRTY);
-    CHECK(status("a").dirty_bits == 1);
-    CHECK(status("a").next_seq == 42); // numbering continues
-    auto d = pattern(4096, 7);
-    genv_write(0, 8 << 20, d.data(), d.size(), 1);
+    CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(a.reason == CBT_REASON_UNTRACKED_WINDOW);
+    CHECK(meta_of(m).state == CBT_STATE_DIRTY); // dirty before the first tracked write
+    CHECK(status("a").next_seq == 42);          // numbering continues all the same
     REQUIRE(detach("a") == 0);
-    cbt_meta saved = meta_of(m);
-    CHECK(saved.state == CBT_STATE_CLEAN);
-    REQUIRE(saved.bitmap_offset == CBT_META_AREA_SIZE);
-    size_t len = 0;
-    const uint8_t *p = genv_file(m, &len);
-    cbt_bitmap_hdr bh;
-    const uint8_t *bits = nullptr;
-    REQUIRE(cbt_bitmap_decode(p + saved.bitmap_offset, len - saved.bitmap_offset, &bh, &bits) ==
-            CBT_FMT_OK);
-    CHECK(cbt_bitmap_test(bits, 100));
-    CHECK(cbt_bitmap_test(bits, (8 << 20) / bh.granularity));
-
-    // Last-chance shutdown: tracking stops, the raw path writes bitmap + CLEAN.
-    REQUIRE(attach("a", 0, m) == 0);
-    genv_shutdown();
-    CHECK(genv_raw_writes() == 1);
-    CHECK(meta_of(m).state == CBT_STATE_CLEAN);
-    CHECK(genv_begin(0, 0, 0, 4096, nullptr) == nullptr); // no longer tracked
+    CHECK(meta_of(m).state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(meta_of(m).reason == CBT_REASON_UNTRACKED_WINDOW);
 }
 
 TEST_CASE("glue: a DIRTY header at attach means an unclean shutdown", "[wfilter][glue]")
@@ -469,4 +456,254 @@ TEST_CASE("glue: bitmap cut and read return the written blocks after the struct"
     r.generation = c.generation + 1;
     std::memcpy(buf.data(), &r, sizeof(r));
     CHECK(genv_ioctl(CBT_IOC_NR_BITMAP_READ, buf.data(), (uint32_t)buf.size(), nullptr) == -ESTALE);
+}
+
+// ---- reboots: boot re-arm from the registry record (lib/rearm.h) ----------------------
+
+namespace
+{
+
+constexpr unsigned kMetaDisk = 3; // "D:" holds the metadata files
+const char *const kMeta = "D:\\cbtrep\\a.meta";
+
+struct RebootEnv : Env {
+    RebootEnv() { genv_add_disk(kMetaDisk, kDisk); }
+};
+
+cbt_rearm_rec record_of(const char *n)
+{
+    cbt_rearm_rec r{};
+    REQUIRE(genv_record(n, &r, sizeof(r)) == 1);
+    cbt_rearm_rec out{};
+    REQUIRE(cbt_rearm_check(&r, sizeof(r), &out) == CBT_REARM_OK);
+    return out;
+}
+
+// A device whose last shutdown saved a CLEAN header with @bit set. ATTACH makes the
+// record and reserves the file; the core has no way from resync-required to tracking but
+// a CLEAN load, so the file then gets what a shutdown of a tracking device writes.
+void saved_clean(uint64_t bit)
+{
+    REQUIRE(attach("a", 0, kMeta) == 0);
+    size_t len = 0;
+    REQUIRE(genv_file(kMeta, &len));
+    auto img = clean_image("a", bit);
+    REQUIRE(img.size() <= len);
+    img.resize(len, 0);
+    genv_reboot();
+    genv_file_set(kMeta, img.data(), img.size());
+}
+
+void boot_all()
+{
+    genv_boot_start(kMetaDisk);
+    genv_boot_start(1);
+    genv_boot_start(0);
+}
+
+bool bit_saved(uint64_t bit)
+{
+    cbt_meta saved = meta_of(kMeta);
+    REQUIRE(saved.bitmap_offset == CBT_META_AREA_SIZE);
+    size_t len = 0;
+    const uint8_t *p = genv_file(kMeta, &len);
+    cbt_bitmap_hdr bh;
+    const uint8_t *bits = nullptr;
+    REQUIRE(cbt_bitmap_decode(p + saved.bitmap_offset, len - saved.bitmap_offset, &bh, &bits) ==
+            CBT_FMT_OK);
+    return cbt_bitmap_test(bits, bit);
+}
+
+} // namespace
+
+TEST_CASE("glue: ATTACH records the disk by identity; DETACH forgets it", "[wfilter][glue]")
+{
+    RebootEnv env;
+    cbt_ioc_attach a{};
+    REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+    auto r = record_of("a");
+    CHECK(std::string(r.name) == "a");
+    CHECK(r.tracked.kind == CBT_DISK_ID_GPT);
+    CHECK(r.tracked.bytes == kDisk);
+    CHECK(r.tracked.gpt_guid[0] == 0xa0);               // disk 0, not the metadata disk
+    CHECK(r.meta_disk.gpt_guid[0] == 0xa0 + kMetaDisk); // where the file is
+    CHECK(r.granularity == a.granularity);
+    CHECK(r.meta_size % CBT_META_AREA_SIZE == 0);
+    REQUIRE(detach("a") == 0);
+    cbt_rearm_rec gone{};
+    CHECK(genv_record("a", &gone, sizeof(gone)) == 0);
+    genv_reboot();
+    CHECK(genv_boot_start(0) == 0); // nothing re-armed
+    CHECK(genv_begin(0, 0, 0, 4096, nullptr) == nullptr);
+}
+
+TEST_CASE("glue: reboot: a CLEAN header saved at shutdown is re-armed at START with its "
+          "bitmap, tracks from the first write, and ATTACH adopts it",
+          "[wfilter][glue]")
+{
+    RebootEnv env;
+    saved_clean(100);
+
+    // Boot 1. The metadata disk starts first here; the order is checked in another case.
+    genv_boot_start(kMetaDisk);
+    CHECK(genv_boot_start(0) == 1);
+    CHECK(meta_of(kMeta).state == CBT_STATE_DIRTY); // before any write passes
+    auto d = pattern(4096, 3);
+    CHECK(genv_write(0, 8 << 20, d.data(), d.size(), 1) == 1); // tracked before ATTACH
+
+    cbt_ioc_attach a{};
+    REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+    CHECK(a.state == CBT_STATE_DIRTY); // CLEAN -> tracking: no resync
+    CHECK(a.reason == CBT_REASON_NONE);
+    auto s = status("a");
+    CHECK(s.dirty_bits == 2); // the saved block and the write since boot
+    CHECK(s.next_seq >= 42);  // numbering continues from the header
+    CHECK(meta_of(kMeta).state == CBT_STATE_DIRTY);
+    CHECK(attach("a", 0, kMeta) == -EEXIST); // adopted once, then an ordinary tracker
+
+    // Shutdown 1 saves CLEAN with both blocks; boot 2 re-arms from exactly that.
+    uint32_t g = cbt_granularity_for_size(kDisk);
+    genv_shutdown();
+    CHECK(meta_of(kMeta).state == CBT_STATE_CLEAN);
+    CHECK(bit_saved(100));
+    CHECK(bit_saved((8 << 20) / g));
+    genv_reboot();
+    boot_all();
+    CHECK(meta_of(kMeta).state == CBT_STATE_DIRTY);
+    CHECK(genv_write(0, 16 << 20, d.data(), d.size(), 1) == 1);
+    REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+    CHECK(a.state == CBT_STATE_DIRTY);
+    CHECK(status("a").dirty_bits == 3);
+    REQUIRE(detach("a") == 0); // orderly: CLEAN with all three
+    CHECK(meta_of(kMeta).state == CBT_STATE_CLEAN);
+    CHECK(bit_saved(100));
+    CHECK(bit_saved((16 << 20) / g));
+}
+
+TEST_CASE("glue: reboot: a DIRTY header at START means an unclean shutdown", "[wfilter][glue]")
+{
+    RebootEnv env;
+    saved_clean(5);
+    size_t len = 0;
+    const uint8_t *p = genv_file(kMeta, &len);
+    std::vector<uint8_t> img(p, p + len);
+    cbt_meta hdr;
+    std::memcpy(&hdr, img.data(), sizeof(hdr));
+    hdr.state = CBT_STATE_DIRTY; // the crash left the header of a running tracker
+    cbt_meta_seal(&hdr);
+    std::memcpy(img.data(), &hdr, sizeof(hdr));
+    genv_file_set(kMeta, img.data(), img.size());
+
+    boot_all();
+    CHECK(genv_write(0, 0, nullptr, 4096, 1) == 1); // still tracked from boot
+    cbt_ioc_attach a{};
+    REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+    CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(a.reason == CBT_REASON_UNCLEAN_SHUTDOWN);
+    genv_shutdown(); // no CLEAN after that: the resync is still owed
+    CHECK(meta_of(kMeta).state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(meta_of(kMeta).reason == CBT_REASON_UNCLEAN_SHUTDOWN);
+}
+
+TEST_CASE("glue: reboot: a disk whose identity changed is not re-armed and resyncs",
+          "[wfilter][glue]")
+{
+    RebootEnv env;
+    saved_clean(5);
+    genv_set_ident(0, CBT_DISK_ID_GPT, 0x99); // another disk (or a rewritten GUID) now
+    genv_boot_start(kMetaDisk);
+    CHECK(genv_boot_start(0) == 0);
+    CHECK(genv_begin(0, 0, 0, 4096, nullptr) == nullptr);
+    CHECK(meta_of(kMeta).state == CBT_STATE_CLEAN); // untouched, and not believed:
+    cbt_ioc_attach a{};
+    REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+    CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(a.reason == CBT_REASON_IDENTITY_CHANGED);
+    // The record now names the disk as it is: the next boot re-arms it.
+    CHECK(record_of("a").tracked.gpt_guid[0] == 0x99);
+}
+
+TEST_CASE("glue: reboot: a disk without a partition-table identity is never re-armed",
+          "[wfilter][glue]")
+{
+    RebootEnv env;
+    genv_set_ident(0, CBT_DISK_ID_NONE, 0);
+    REQUIRE(attach("a", 0, kMeta) == 0);
+    cbt_rearm_rec r{};
+    CHECK(genv_record("a", &r, sizeof(r)) == 0); // an unmatchable record is not stored
+}
+
+TEST_CASE("glue: reboot: metadata disk not started yet: tracked, resync-required, and the "
+          "header is marked when that disk starts",
+          "[wfilter][glue]")
+{
+    RebootEnv env;
+    saved_clean(5);
+    CHECK(genv_boot_start(0) == 1); // before the metadata disk
+    CHECK(genv_write(0, 0, nullptr, 4096, 1) == 1);
+    CHECK(meta_of(kMeta).state == CBT_STATE_CLEAN); // cannot be written yet
+    genv_boot_start(kMetaDisk);
+    CHECK(meta_of(kMeta).state == CBT_STATE_DIRTY); // a crash from here is never silent
+    cbt_ioc_attach a{};
+    REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+    CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(a.reason == CBT_REASON_METADATA_INVALID);
+}
+
+TEST_CASE("glue: reboot: unreadable or foreign metadata at START gives a reason", "[wfilter][glue]")
+{
+    RebootEnv env;
+    SECTION("image shorter than the record says (unreadable)")
+    {
+        saved_clean(5);
+        size_t len = 0;
+        const uint8_t *p = genv_file(kMeta, &len);
+        std::vector<uint8_t> img(p, p + CBT_META_AREA_SIZE);
+        genv_file_set(kMeta, img.data(), img.size());
+        boot_all();
+        cbt_ioc_attach a{};
+        REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+        CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
+        CHECK(a.reason == CBT_REASON_METADATA_INVALID);
+    }
+    SECTION("the header belongs to another device")
+    {
+        saved_clean(5);
+        size_t len = 0;
+        REQUIRE(genv_file(kMeta, &len));
+        auto img = clean_image("other", 5);
+        img.resize(len, 0);
+        genv_file_set(kMeta, img.data(), img.size());
+        boot_all();
+        CHECK(meta_of(kMeta).state == CBT_STATE_CLEAN); // not ours: never written over
+        auto s = status("a");
+        CHECK(s.state == CBT_STATE_RESYNC_REQUIRED);
+        CHECK(s.state_reason == CBT_REASON_IDENTITY_CHANGED);
+    }
+    SECTION("a damaged registry record re-arms nothing, and ATTACH distrusts the header")
+    {
+        saved_clean(5);
+        auto r = record_of("a");
+        r.ext[0].disk_off ^= 512; // CRC no longer matches
+        genv_record_set("a", &r, sizeof(r));
+        boot_all();
+        CHECK(genv_begin(0, 0, 0, 4096, nullptr) == nullptr);
+        cbt_ioc_attach a{};
+        REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+        CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
+        CHECK(a.reason == CBT_REASON_UNTRACKED_WINDOW);
+    }
+}
+
+TEST_CASE("glue: reboot: ATTACH naming another disk than the re-armed one drops it",
+          "[wfilter][glue]")
+{
+    RebootEnv env;
+    saved_clean(5);
+    boot_all();
+    cbt_ioc_attach a{};
+    REQUIRE(attach("a", 1, kMeta, 0, &a) == 0);
+    CHECK(genv_begin(0, 0, 0, 4096, nullptr) == nullptr); // disk 0 no longer tracked
+    CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(a.reason == CBT_REASON_UNCLEAN_SHUTDOWN); // the boot DIRTY header, never CLEAN
 }
