@@ -110,7 +110,23 @@ bool Applier::begin(const cbt_wire_batch_begin &b)
     }
     uint64_t applied = state_.applied_seq;
     duplicate_ = false;
-    if (applied && b.last_seq <= applied) {
+    initial_ = (b.flags & CBT_WB_INITIAL) != 0;
+    if (initial_) {
+        // Copy data is about to land: from now on the replica is not at a consistent point.
+        if (state_.flags & kStateConsistent) {
+            StateRecord next = state_;
+            next.flags &= ~kStateConsistent;
+            try {
+                state_file_->save(next);
+            } catch (const Error &e) {
+                fail_io(e, "marking the replica inconsistent for the initial copy");
+            }
+            state_ = next;
+            log_info("replica ", spec_.name,
+                     ": initial copy starts; replica inconsistent until "
+                     "the next consistent batch");
+        }
+    } else if (applied && b.last_seq <= applied) {
         duplicate_ = true;
     } else if (applied && b.first_seq <= applied) {
         throw ApplyError(cat("batch ", b.batch_id, " (seq ", b.first_seq, "..", b.last_seq,
@@ -129,7 +145,7 @@ bool Applier::begin(const cbt_wire_batch_begin &b)
     last_tag_.reset();
     staged_.clear();
     stage_used_ = 0;
-    if (!duplicate_) {
+    if (!duplicate_ && !initial_) {
         try {
             undo_->begin(b.batch_id, b.first_seq, b.last_seq);
         } catch (const Error &e) {
@@ -217,10 +233,13 @@ void Applier::flush()
     if (staged_.empty())
         return;
     try {
-        // Old bytes first, durably; only then may the replica change.
-        for (const Staged &s : staged_)
-            undo_->save(*replica_, s.offset, s.length);
-        undo_->sync();
+        // Old bytes first, durably; only then may the replica change. (Copy batches of
+        // the initial sync write over a replica already marked inconsistent: no undo.)
+        if (!initial_) {
+            for (const Staged &s : staged_)
+                undo_->save(*replica_, s.offset, s.length);
+            undo_->sync();
+        }
     } catch (const Error &e) {
         fail_io(e, "saving undo data");
     }
@@ -275,12 +294,16 @@ cbt_wire_ack Applier::end(const cbt_wire_batch_end &e)
 void Applier::commit(const cbt_wire_ack &ack)
 {
     StateRecord next = state_;
-    next.applied_seq = batch_.last_seq;
-    next.applied_batch_id = batch_.batch_id;
+    if (!initial_) {
+        next.applied_seq = batch_.last_seq;
+        next.applied_batch_id = batch_.batch_id;
+    }
     next.commit_ns = ack.applied_ns;
     next.batches++;
     next.bytes += got_bytes_;
-    if (batch_.flags & CBT_WB_CONSISTENT) {
+    if (initial_) {
+        next.flags &= ~kStateConsistent;
+    } else if (batch_.flags & CBT_WB_CONSISTENT) {
         next.consistent_seq = batch_.last_seq;
         next.consistent_batch_id = batch_.batch_id;
         next.flags |= kStateConsistent;
@@ -323,6 +346,12 @@ void Applier::abort() noexcept
     stage_used_ = 0;
     if (duplicate_)
         return;
+    if (initial_) {
+        log_warn("replica ", spec_.name, ": initial copy batch ", batch_.batch_id,
+                 " abandoned, possibly half written; the replica stays marked inconsistent "
+                 "until the copy is sent again");
+        return;
+    }
     try {
         size_t n = undo_->rollback(*replica_);
         log_warn("replica ", spec_.name, ": batch ", batch_.batch_id, " abandoned, ", n,

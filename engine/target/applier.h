@@ -13,6 +13,12 @@
 //           the last committed batch left it
 //
 // Every check that needs no replica I/O happens before the extent touches anything.
+//
+// INITIAL batches (the initial full copy, CBT_WB_INITIAL) are the exception to ordering:
+// they carry no journal records, are applied whatever their sequence numbers, never count
+// as duplicates and do not move applied_seq. The replica is not consistent while a copy is
+// under way, so before the first copy byte is written the state file says so, and copy
+// batches are written without undo records (a half-applied copy batch is simply sent again).
 #pragma once
 
 #include <cstdint>
@@ -101,6 +107,7 @@ class Applier
 
     bool in_batch_ = false;
     bool duplicate_ = false;
+    bool initial_ = false;
     cbt_wire_batch_begin batch_{};
     uint32_t got_extents_ = 0, got_tags_ = 0;
     uint64_t got_bytes_ = 0, got_payload_ = 0;

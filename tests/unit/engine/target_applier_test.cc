@@ -277,3 +277,31 @@ TEST_CASE("applier: a tag is remembered with the batch that reaches it", "[targe
     CHECK(std::string(a->state().tag_name) == "nightly");
     CHECK(f.open()->state().tag_seq == 2);
 }
+
+TEST_CASE("applier: initial-copy batches apply regardless of sequence and keep applied_seq",
+          "[target][applier]")
+{
+    Fixture f;
+    auto a = f.open();
+    apply(*a, 1, 1, 4, {{0, pattern(4096, 1)}});
+    REQUIRE(a->state().flags & kStateConsistent);
+    auto c1 = pattern(1 << 20, 5), c2 = pattern(1 << 20, 6);
+    const uint32_t copy = CBT_WB_INITIAL | CBT_WB_SEQ_JUMP;
+    // Several copy batches share one sequence number; none is a duplicate.
+    auto ack1 = apply(*a, (1ull << 63) | 1, 4, 4, {{0, c1}}, copy);
+    auto ack2 = apply(*a, (1ull << 63) | 2, 4, 4, {{1 << 20, c2}}, copy);
+    CHECK((ack1.flags & CBT_WA_DUPLICATE) == 0);
+    CHECK((ack2.flags & CBT_WA_DUPLICATE) == 0);
+    auto img = f.image();
+    CHECK(std::equal(c1.begin(), c1.end(), img.begin()));
+    CHECK(std::equal(c2.begin(), c2.end(), img.begin() + (1 << 20)));
+    CHECK(a->state().applied_seq == 4);
+    CHECK_FALSE(a->state().flags & kStateConsistent);
+    // A crash during a copy batch leaves nothing to roll back: it is sent again.
+    a->begin(begin((1ull << 63) | 3, 4, 4, 1, 4096, copy));
+    a->abort();
+    // The journal resumes after the copy.
+    apply(*a, 2, 9, 9, {{8192, pattern(512, 7)}}, CBT_WB_CONSISTENT | CBT_WB_SEQ_JUMP);
+    CHECK(a->state().applied_seq == 9);
+    CHECK(a->state().flags & kStateConsistent);
+}
