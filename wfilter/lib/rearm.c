@@ -35,6 +35,71 @@ int cbt_disk_id_eq(const struct cbt_disk_id *a, const struct cbt_disk_id *b)
 	return 1;
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* CRC-32 (IEEE, reflected, as the UEFI specification uses for GPT headers). */
+static uint32_t crc32_ieee(const uint8_t *p, size_t n, size_t zero_at)
+{
+	uint32_t crc = 0xffffffffu;
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		uint8_t b = (i >= zero_at && i < zero_at + 4) ? 0 : p[i];
+
+		crc ^= b;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+static void zero_id(struct cbt_disk_id *d)
+{
+	uint8_t *p = (uint8_t *)d;
+	size_t i;
+
+	for (i = 0; i < sizeof(*d); i++)
+		p[i] = 0;
+}
+
+int cbt_disk_id_parse(const uint8_t *buf, uint32_t sector_size, uint64_t bytes,
+		      struct cbt_disk_id *out)
+{
+	static const char efi[8] = {'E', 'F', 'I', ' ', 'P', 'A', 'R', 'T'};
+	const uint8_t *gpt = buf + sector_size;
+	uint32_t hsize;
+	size_t i;
+
+	zero_id(out);
+	if (sector_size < 512 || sector_size % 512 || !bytes)
+		return 0;
+	out->bytes = bytes;
+	for (i = 0; i < sizeof(efi) && gpt[i] == (uint8_t)efi[i]; i++)
+		;
+	hsize = le32(gpt + 12);
+	if (i == sizeof(efi) && hsize >= 92 && hsize <= sector_size &&
+	    crc32_ieee(gpt, hsize, 16) == le32(gpt + 16)) {
+		out->kind = CBT_DISK_ID_GPT;
+		for (i = 0; i < sizeof(out->gpt_guid); i++)
+			out->gpt_guid[i] = gpt[56 + i];
+	} else if (buf[510] == 0x55 && buf[511] == 0xaa) {
+		for (i = 0; i < 4; i++)
+			if (buf[446 + 16 * i + 4] == 0xee)
+				goto none; /* protective MBR of a GPT disk whose header is bad */
+		out->kind = CBT_DISK_ID_MBR;
+		out->mbr_signature = le32(buf + 440);
+	}
+	if (cbt_disk_id_valid(out))
+		return 1;
+none:
+	zero_id(out);
+	return 0;
+}
+
 static uint32_t rec_crc(const struct cbt_rearm_rec *r)
 {
 	static const uint8_t zero[sizeof(r->crc)];

@@ -83,6 +83,16 @@ int cbt_disk_id_valid(const struct cbt_disk_id *d);
 /* Same disk: both valid, same kind, same signature or GUID, same length. */
 int cbt_disk_id_eq(const struct cbt_disk_id *a, const struct cbt_disk_id *b);
 
+/*
+ * The same identity read straight from the partition table, for a stack below us that
+ * does not answer IOCTL_DISK_GET_DRIVE_LAYOUT_EX: @buf holds the disk's first
+ * 2 * @sector_size bytes (LBA 0 and LBA 1). A GPT header ("EFI PART", CRC-checked) gives
+ * its disk GUID; otherwise a valid MBR (0x55AA, no protective 0xEE entry) gives its
+ * signature. Returns 1 with *out valid, 0 with *out zeroed.
+ */
+int cbt_disk_id_parse(const uint8_t *buf, uint32_t sector_size, uint64_t bytes,
+		      struct cbt_disk_id *out);
+
 /* Fills magic, version, size and crc. */
 void cbt_rearm_seal(struct cbt_rearm_rec *r);
 /* Validates a registry value of @len bytes and copies it to *out (CBT_REARM_OK only). */

@@ -83,6 +83,22 @@ NTSTATUS cbt_add_device(PDRIVER_OBJECT driver, PDEVICE_OBJECT pdo)
 	return STATUS_SUCCESS;
 }
 
+/* The same identity parsed from LBA 0 and 1, read below us (lib/rearm.c). */
+static void read_disk_id(struct cbt_filter *f)
+{
+	ULONG len = 2 * f->sector_size;
+	uint8_t *buf;
+
+	if (f->sector_size > 4096 || !f->disk_bytes)
+		return;
+	buf = cbt_persist_alloc(len);
+	if (!buf)
+		return;
+	if (NT_SUCCESS(cbt_lower_rw(f->lower, FALSE, 0, buf, len)))
+		cbt_disk_id_parse(buf, f->sector_size, f->disk_bytes, &f->ident);
+	cbt_persist_free(buf);
+}
+
 /*
  * The identity that survives reboots and renumbering (lib/rearm.h): the partition table's
  * MBR signature or GPT disk GUID, read from disk.sys below us, plus the length. Room for
@@ -111,6 +127,8 @@ static void query_disk_id(struct cbt_filter *f)
 			RtlZeroMemory(&f->ident, sizeof(f->ident));
 	}
 	cbt_persist_free(dl);
+	if (!cbt_disk_id_valid(&f->ident))
+		read_disk_id(f);
 }
 
 /* Identity and geometry of the disk, asked of the stack below once it has started. */

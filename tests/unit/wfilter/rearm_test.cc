@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <vector>
 
 extern "C" {
 #include "lib/rearm.h"
@@ -142,4 +143,91 @@ TEST_CASE("rearm: a CLEAN header found without a re-armed tracker says why it is
     CHECK(cbt_rearm_attach_reason(&r, &same) == CBT_REASON_UNTRACKED_WINDOW);
     CHECK(cbt_rearm_attach_reason(&r, &other) == CBT_REASON_IDENTITY_CHANGED);
     CHECK(cbt_rearm_attach_reason(nullptr, &same) == CBT_REASON_UNTRACKED_WINDOW);
+}
+
+// ---- identity parsed from LBA 0/1 (fallback when the layout IOCTL is not answered) ----
+
+namespace
+{
+
+uint32_t crc32_ref(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0xedb88320u : c >> 1;
+    }
+    return ~c;
+}
+
+void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+std::vector<uint8_t> mbr_disk(uint32_t sig, uint8_t type = 0x07, uint32_t ss = 512)
+{
+    std::vector<uint8_t> b(2 * ss, 0);
+    put32(&b[440], sig);
+    b[446 + 4] = type;
+    b[510] = 0x55;
+    b[511] = 0xaa;
+    return b;
+}
+
+std::vector<uint8_t> gpt_disk(uint32_t ss = 512)
+{
+    auto b = mbr_disk(0, 0xee, ss); // protective MBR
+    uint8_t *h = &b[ss];
+    std::memcpy(h, "EFI PART", 8);
+    put32(h + 8, 0x00010000);
+    put32(h + 12, 92);
+    for (int i = 0; i < 16; i++)
+        h[56 + i] = (uint8_t)(0x10 + i);
+    put32(h + 16, crc32_ref(h, 92));
+    return b;
+}
+
+} // namespace
+
+TEST_CASE("rearm: the reference CRC-32 is the IEEE one", "[wfilter][rearm]")
+{
+    CHECK(crc32_ref((const uint8_t *)"123456789", 9) == 0xcbf43926u);
+}
+
+TEST_CASE("rearm: disk identity from the partition table sectors", "[wfilter][rearm]")
+{
+    cbt_disk_id id;
+    auto m = mbr_disk(0xdeadbeef);
+    REQUIRE(cbt_disk_id_parse(m.data(), 512, 1ull << 30, &id) == 1);
+    CHECK(id.kind == CBT_DISK_ID_MBR);
+    CHECK(id.mbr_signature == 0xdeadbeefu);
+    CHECK(id.bytes == 1ull << 30);
+
+    for (uint32_t ss : {512u, 4096u}) {
+        auto g = gpt_disk(ss);
+        REQUIRE(cbt_disk_id_parse(g.data(), ss, 1ull << 30, &id) == 1);
+        CHECK(id.kind == CBT_DISK_ID_GPT);
+        CHECK(id.gpt_guid[0] == 0x10);
+        CHECK(id.gpt_guid[15] == 0x1f);
+    }
+
+    SECTION("a GPT header with a bad CRC falls back to nothing (protective MBR)")
+    {
+        auto g = gpt_disk();
+        g[512 + 60] ^= 1;
+        CHECK(cbt_disk_id_parse(g.data(), 512, 1ull << 30, &id) == 0);
+        CHECK(id.kind == CBT_DISK_ID_NONE);
+    }
+    SECTION("no partition table, a zero signature, or no size: no identity")
+    {
+        std::vector<uint8_t> raw(1024, 0);
+        CHECK(cbt_disk_id_parse(raw.data(), 512, 1ull << 30, &id) == 0);
+        auto z = mbr_disk(0);
+        CHECK(cbt_disk_id_parse(z.data(), 512, 1ull << 30, &id) == 0);
+        CHECK(cbt_disk_id_parse(m.data(), 512, 0, &id) == 0);
+        CHECK(cbt_disk_id_parse(m.data(), 500, 1ull << 30, &id) == 0);
+    }
 }
