@@ -1,0 +1,101 @@
+// Shared by the spool_*_test.cc files: a temporary directory and a run of real batches
+// (written by StreamWriter, read back through FileSource so each one is validated), so
+// every test states only its scenario and its check.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "source/file_source.h"
+#include "source/stream_writer.h"
+#include "spool/spool.h"
+
+namespace spooltest
+{
+
+namespace fs = std::filesystem;
+using cbtrep::source::Batch;
+
+constexpr uint64_t dev_bytes = 256ull << 20;
+
+struct TempDir {
+    fs::path path;
+    TempDir()
+    {
+        char tmpl[] = "/tmp/cbtrep-spoolXXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { fs::remove_all(path); }
+    std::string str(const std::string &leaf) const { return (path / leaf).string(); }
+};
+
+// n batches of one DATA write each (write_bytes long, content derived from its index), a
+// tag every 10th batch. Sequence numbers start at first_seq.
+inline std::vector<Batch> make_batches(const TempDir &tmp, int n, size_t write_bytes = 8192,
+                                       uint64_t first_seq = 1)
+{
+    std::string p = tmp.str("gen-" + std::to_string(first_seq) + ".cbts");
+    {
+        cbtrep::source::StreamWriter::Options o;
+        o.device_bytes = dev_bytes;
+        o.first_seq = first_seq;
+        o.first_batch_id = first_seq;
+        cbtrep::source::StreamWriter w(p, o);
+        for (int i = 0; i < n; i++) {
+            std::vector<uint8_t> data(write_bytes, static_cast<uint8_t>(i * 7 + 1));
+            w.write(uint64_t(i % 1000) * (write_bytes / 512), data);
+            if (i % 10 == 9)
+                w.tag("t" + std::to_string(i));
+            w.end_batch();
+        }
+        w.close();
+    }
+    cbtrep::source::FileSourceOptions fo;
+    fo.stream_path = p;
+    fo.cursor_path = p + ".cursor";
+    cbtrep::source::FileSource src(fo);
+    std::vector<Batch> out;
+    while (auto b = src.next_batch()) {
+        src.commit(b->id());
+        out.push_back(std::move(*b));
+    }
+    fs::remove(p);
+    fs::remove(p + ".cursor");
+    return out;
+}
+
+inline cbtrep::spool::SpoolOptions options(const std::string &dir)
+{
+    cbtrep::spool::SpoolOptions o;
+    o.dir = dir;
+    o.device.name = "disk0";
+    o.device.device_bytes = dev_bytes;
+    o.device.granularity = 4096;
+    o.segment_bytes = 64 << 10; // many segments from few batches
+    o.reserve_bytes = 0;
+    return o;
+}
+
+// Every batch the spool hands out, in order.
+inline std::vector<Batch> drain(cbtrep::spool::Spool &s)
+{
+    std::vector<Batch> out;
+    while (auto b = s.next())
+        out.push_back(std::move(*b));
+    return out;
+}
+
+inline std::vector<std::string> segments(const std::string &dir)
+{
+    std::vector<std::string> out;
+    for (auto &e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".hrl")
+            out.push_back(e.path().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+} // namespace spooltest
