@@ -120,7 +120,12 @@ void Server::run(const std::atomic<bool> &stop)
             wp->done = true;
         });
     }
-    // Wake every connection blocked in a read; each rolls back its batch and ends.
+    // Connections notice the stop between frames (within a second) and answer ERROR
+    // SHUTDOWN; one stuck in the middle of a frame is woken by shutting its socket down.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (std::chrono::steady_clock::now() < deadline &&
+           std::any_of(workers_.begin(), workers_.end(), [](const Worker &w) { return !w.done; }))
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     for (auto &w : workers_)
         if (!w.done && w.fd >= 0)
             ::shutdown(w.fd, SHUT_RDWR);
