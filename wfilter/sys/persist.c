@@ -349,6 +349,7 @@ void cbt_persist_forget(const char *name)
 	if (NT_SUCCESS(device_key(d, wname, wide_name(name, wname), FALSE, DELETE, &h))) {
 		ZwDeleteKey(h);
 		ZwClose(h);
+		ZwFlushKey(d);
 	}
 	ZwClose(d);
 }
@@ -363,11 +364,7 @@ static void remember(const char *name, struct cbt_persist *p)
 {
 	struct cbt_rearm_rec *r = p->rec;
 	struct cbt_filter *m;
-	WCHAR wname[CBT_NAME_LEN];
-	UNICODE_STRING val;
-	HANDLE d, h;
 	ULONG i;
-	BOOLEAN ok = FALSE;
 
 	if (!r)
 		return;
@@ -390,17 +387,28 @@ static void remember(const char *name, struct cbt_persist *p)
 			name);
 		return;
 	}
+	if (cbt_persist_record_put(name, r))
+		cbt_log("%s: re-arm record not stored (every reboot will resync)", name);
+}
+
+int cbt_persist_record_put(const char *name, const struct cbt_rearm_rec *r)
+{
+	WCHAR wname[CBT_NAME_LEN];
+	UNICODE_STRING val;
+	HANDLE d, h;
+	BOOLEAN ok = FALSE;
+
 	RtlInitUnicodeString(&val, CBT_REARM_VALUE);
 	if (NT_SUCCESS(devices_key(TRUE, &d))) {
 		if (NT_SUCCESS(device_key(d, wname, wide_name(name, wname), TRUE, KEY_WRITE, &h))) {
-			ok = NT_SUCCESS(ZwSetValueKey(h, &val, 0, REG_BINARY, r, sizeof(*r))) &&
+			ok = NT_SUCCESS(ZwSetValueKey(h, &val, 0, REG_BINARY, (PVOID)r,
+						      sizeof(*r))) &&
 			     NT_SUCCESS(ZwFlushKey(h));
 			ZwClose(h);
 		}
 		ZwClose(d);
 	}
-	if (!ok)
-		cbt_log("%s: re-arm record not stored (every reboot will resync)", name);
+	return ok ? 0 : -EIO;
 }
 
 /* Resolves the location and proves it: what the file system wrote must read back, byte

@@ -63,7 +63,10 @@ void cbt_persist_free(void *p);
 void cbt_persist_disk_started(struct cbt_filter *f);
 /* The boot re-arm record of @name: 0, -ENOENT, or -EINVAL (present but invalid). */
 int cbt_persist_record_get(const char *name, struct cbt_rearm_rec *rec);
-/* DETACH: the device is no longer re-armed at boot. */
+/* Stores (flushed) the sealed record @r of @name: 0 or -EIO. */
+int cbt_persist_record_put(const char *name, const struct cbt_rearm_rec *r);
+/* DETACH: the device is no longer re-armed at boot. Also while a re-armed device's
+ * header cannot be marked DIRTY (track_core.c). */
 void cbt_persist_forget(const char *name);
 
 #endif

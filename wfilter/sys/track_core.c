@@ -40,6 +40,7 @@ struct cbt_track {
 	struct cbt_rearm_rec rec; /* the boot re-arm record (persist.rec points here) */
 	BOOLEAN armed;		  /* re-armed at boot, not yet adopted by ATTACH */
 	BOOLEAN hdr_pending;	  /* armed, the DIRTY header is not on disk yet */
+	BOOLEAN withdrawn;	  /* the registry record is removed meanwhile (boot_dirty) */
 };
 
 static LIST_ENTRY tracks;
@@ -698,12 +699,27 @@ static void raw_from_rec(struct cbt_track *t, ULONG disk)
 	t->persist.rec = &t->rec;
 }
 
-/* Boot: the header says DIRTY before the first write is let through (or later, once the
- * metadata disk starts). cbt_persist_write_raw checks our header is still there first. */
+/*
+ * Boot: the header says DIRTY before the first write is let through (or later, once the
+ * metadata disk starts). cbt_persist_write_raw checks our header is still there first.
+ * While it cannot be written, the header on disk still says CLEAN although writes are
+ * passing: the registry record is withdrawn meanwhile, so that if the metadata disk
+ * never shows up this boot, the next boot does not re-arm from that stale CLEAN header
+ * (its ATTACH says UNTRACKED_WINDOW instead). It is put back once the header is DIRTY.
+ */
 static void boot_dirty(struct cbt_track *t)
 {
+	BOOLEAN was_pending = t->hdr_pending;
+
 	if (t->persist.raw_ok && !save_meta(t, CBT_STATE_DIRTY, CBT_REASON_NONE, 0, TRUE))
 		t->hdr_pending = FALSE;
+	if (t->hdr_pending && !t->withdrawn) {
+		cbt_persist_forget(t->name);
+		t->withdrawn = TRUE;
+	} else if (!t->hdr_pending && was_pending && t->withdrawn) {
+		if (!cbt_persist_record_put(t->name, &t->rec))
+			t->withdrawn = FALSE;
+	}
 }
 
 void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec,

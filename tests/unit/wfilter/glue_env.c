@@ -395,6 +395,12 @@ int cbt_persist_record_get(const char *name, struct cbt_rearm_rec *rec)
 	return -ENOENT;
 }
 
+int cbt_persist_record_put(const char *name, const struct cbt_rearm_rec *r)
+{
+	genv_record_set(name, r, sizeof(*r));
+	return 0;
+}
+
 void cbt_persist_forget(const char *name)
 {
 	int i;

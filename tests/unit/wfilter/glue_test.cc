@@ -641,9 +641,12 @@ TEST_CASE("glue: reboot: metadata disk not started yet: tracked, resync-required
     saved_clean(5);
     CHECK(genv_boot_start(0) == 1); // before the metadata disk
     CHECK(genv_write(0, 0, nullptr, 4096, 1) == 1);
-    CHECK(meta_of(kMeta).state == CBT_STATE_CLEAN); // cannot be written yet
+    CHECK(meta_of(kMeta).state == CBT_STATE_CLEAN); // cannot be written yet...
+    cbt_rearm_rec r{};
+    CHECK(genv_record("a", &r, sizeof(r)) == 0); // ...so the record is withdrawn meanwhile
     genv_boot_start(kMetaDisk);
     CHECK(meta_of(kMeta).state == CBT_STATE_DIRTY); // a crash from here is never silent
+    CHECK(genv_record("a", &r, sizeof(r)) == 1);    // and the next boot re-arms again
     cbt_ioc_attach a{};
     REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
     CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
@@ -706,4 +709,23 @@ TEST_CASE("glue: reboot: ATTACH naming another disk than the re-armed one drops 
     CHECK(genv_begin(0, 0, 0, 4096, nullptr) == nullptr); // disk 0 no longer tracked
     CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
     CHECK(a.reason == CBT_REASON_UNCLEAN_SHUTDOWN); // the boot DIRTY header, never CLEAN
+}
+
+TEST_CASE("glue: reboot: metadata disk absent for a whole boot: the stale CLEAN header is "
+          "not re-armed at the next boot",
+          "[wfilter][glue]")
+{
+    RebootEnv env;
+    saved_clean(5);
+    CHECK(genv_boot_start(0) == 1);
+    CHECK(genv_write(0, 0, nullptr, 4096, 1) == 1); // only memory knows about this write
+    genv_shutdown();                                // nowhere to save it
+    CHECK(meta_of(kMeta).state == CBT_STATE_CLEAN);
+    genv_reboot();
+    boot_all();
+    CHECK(genv_begin(0, 0, 0, 4096, nullptr) == nullptr); // no record: not re-armed
+    cbt_ioc_attach a{};
+    REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+    CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(a.reason == CBT_REASON_UNTRACKED_WINDOW);
 }
