@@ -353,8 +353,8 @@ static int do_attach(struct cbt_ioc_attach *a)
 	}
 	if (t) {
 		/* Re-armed on the disk its identity names, but the engine names another one:
-		 * give that one up (its header is DIRTY or still pending: never trusted) and
-		 * attach as asked; the record's identity then says IDENTITY_CHANGED. */
+		 * give that one up and attach as asked. Its header is DIRTY (UNCLEAN_SHUTDOWN
+		 * below) or, still CLEAN, distrusted with its record withdrawn: never trusted. */
 		cbt_log("%s: re-armed on another disk than disk %lu; dropping it", t->name,
 			f->disk_number);
 		list_del(t);
