@@ -9,7 +9,9 @@
  *   - with --file PATH MIB: writes into a file on a mounted filesystem on DEV, mapped to
  *     device sectors with FIEMAP (O_DIRECT and buffered + fsync).
  * usage: cbtrep-gt-writer DEV LOG FIRST_SECTOR COUNT SEED [--file PATH MIB]
- *                         [--max-kib N]
+ *                         [--max-kib N] [--no-discard]
+ * --no-discard turns discards into write-zeroes: a discarded range's content is undefined
+ * (brd keeps partial pages), so an exact replay comparison cannot include them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -98,12 +100,15 @@ int main(int argc, char **argv)
 	rng_state = strtoull(argv[5], NULL, 0) * 2654435761u + 1;
 	const char *fpath = NULL;
 	uint64_t fbytes = 0, max_bytes = 1 << 20;
+	int no_discard = 0;
 	for (int i = 6; i < argc; i++) {
 		if (!strcmp(argv[i], "--file") && i + 2 < argc) {
 			fpath = argv[++i];
 			fbytes = strtoull(argv[++i], NULL, 0) << 20;
 		} else if (!strcmp(argv[i], "--max-kib") && i + 1 < argc) {
 			max_bytes = strtoull(argv[++i], NULL, 0) << 10;
+		} else if (!strcmp(argv[i], "--no-discard")) {
+			no_discard = 1;
 		}
 	}
 	logf_ = fopen(argv[2], "w");
@@ -185,7 +190,7 @@ int main(int argc, char **argv)
 			if (pwrite(bfd, buf, nr * 512, (off_t)(s * 512)) != (ssize_t)(nr * 512) ||
 			    fdatasync(bfd))
 				die("buffered write");
-		} else if (kind < 88) {
+		} else if (kind < 88 && !no_discard) {
 			uint64_t r[2] = { s * 512, nr * 512 };
 			if (ioctl(bfd, BLKDISCARD, r)) {
 				if (errno != EOPNOTSUPP)
