@@ -1,0 +1,156 @@
+#include "spool_source.h"
+
+#include "common/log.h"
+
+namespace cbtrep::spool
+{
+
+SpoolSource::SpoolSource(source::Source &inner, Spool &spool) : inner_(inner), spool_(spool) {}
+
+SpoolSource::~SpoolSource()
+{
+    stop_ = true;
+    if (pump_thread_.joinable())
+        pump_thread_.join();
+}
+
+size_t SpoolSource::pump(uint64_t max_bytes)
+{
+    std::lock_guard lk(pump_mu_);
+    std::vector<uint64_t> ids; // handed out by the inner source, in order
+    uint64_t bytes = 0;
+    auto commit_all = [&] {
+        spool_.sync();
+        for (uint64_t id : ids)
+            inner_.commit(id);
+    };
+    try {
+        while (bytes < max_bytes && ids.size() < inner_.max_outstanding()) {
+            auto b = inner_.next_batch();
+            if (!b)
+                break;
+            spool_.append(*b); // false = already spooled before a restart: commit it too
+            ids.push_back(b->id());
+            bytes += b->size_bytes();
+        }
+        commit_all();
+    } catch (const SpoolLimitError &) {
+        // What fitted is valid: make it durable and free it in the tracker, then report.
+        try {
+            commit_all();
+        } catch (const std::exception &e) {
+            log_warn("spool ", spool_.dir(),
+                     ": at the limit, the last batches could not be "
+                     "made durable: ",
+                     e.what());
+        }
+        inner_.rewind();
+        throw;
+    } catch (...) {
+        // The spool dropped everything since its last sync; the source hands it out again.
+        inner_.rewind();
+        throw;
+    }
+    return ids.size();
+}
+
+void SpoolSource::start_pump_thread()
+{
+    pump_thread_ = std::thread([this] {
+        while (!stop_) {
+            try {
+                bool ready;
+                {
+                    std::lock_guard lk(pump_mu_); // the inner source is not thread-safe
+                    ready = inner_.wait(std::chrono::milliseconds(100));
+                }
+                if (ready)
+                    pump();
+            } catch (...) {
+                std::lock_guard lk(err_mu_);
+                pump_error_ = std::current_exception();
+                return;
+            }
+        }
+    });
+}
+
+void SpoolSource::rethrow_pump_error()
+{
+    std::lock_guard lk(err_mu_);
+    if (pump_error_)
+        std::rethrow_exception(pump_error_);
+}
+
+std::optional<source::Batch> SpoolSource::next_batch()
+{
+    rethrow_pump_error();
+    if (!pump_thread_.joinable())
+        pump();
+    auto b = spool_.next();
+    if (b)
+        outstanding_.push_back(Out{b->id(), b->header().last_seq});
+    return b;
+}
+
+void SpoolSource::commit(uint64_t batch_id)
+{
+    if (outstanding_.empty() || outstanding_.front().batch_id != batch_id)
+        throw Error(cat("spool ", spool_.dir(), ": commit of batch ", batch_id,
+                        " out of order (oldest handed out: ",
+                        outstanding_.empty() ? 0 : outstanding_.front().batch_id, ")"),
+                    false);
+    spool_.ack(outstanding_.front().last_seq);
+    outstanding_.pop_front();
+}
+
+void SpoolSource::rewind()
+{
+    outstanding_.clear();
+    spool_.rewind();
+}
+
+bool SpoolSource::wait(std::chrono::milliseconds timeout)
+{
+    rethrow_pump_error();
+    auto st = spool_.stats();
+    // Something durable not handed out yet: the spool's read position is internal, so ask
+    // the cheap way: handed out count vs. unacknowledged batches.
+    if (st.batches > outstanding_.size() && st.durable_seq > st.acked_seq)
+        return true;
+    if (pump_thread_.joinable()) {
+        std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(20)));
+    } else {
+        bool ready;
+        {
+            std::lock_guard lk(pump_mu_);
+            ready = inner_.wait(timeout);
+        }
+        if (ready)
+            pump();
+    }
+    st = spool_.stats();
+    return st.batches > outstanding_.size();
+}
+
+source::Status SpoolSource::status()
+{
+    source::Status s;
+    {
+        std::lock_guard lk(pump_mu_);
+        s = inner_.status();
+    }
+    auto sp = spool_.stats();
+    // The backlog the sender sees is what the spool holds; the tracker's own is near zero.
+    s.backlog_bytes += sp.bytes;
+    s.records_pending += sp.durable_seq - sp.acked_seq;
+    s.committed_seq = sp.acked_seq;
+    return s;
+}
+
+std::string SpoolSource::describe() const
+{
+    return "spool " + spool_.dir() + " of " + inner_.describe();
+}
+
+} // namespace cbtrep::spool
