@@ -43,6 +43,7 @@ static void usage(void)
 		"  bitmap NAME FILE                               dump the frozen bitmap\n"
 		"  check-cover LOG STREAM BITMAP [--exclusive FIRST_SECTOR]\n"
 		"  replay STREAM DEVICE_OR_FILE\n"
+		"  dump STREAM                                    one line per record\n"
 		"  bad-input                                      probe the module with bad requests\n",
 		prog);
 	exit(2);
@@ -701,6 +702,35 @@ static int cmd_replay(int argc, char **argv)
 	return rp.skipped ? 1 : 0;
 }
 
+static const char *rec_type_str(uint32_t t)
+{
+	static const char *names[] = { "?",   "WRITE", "DISCARD", "WRITE_ZEROES", "SECURE_ERASE",
+				       "TAG", "GAP",   "DIRTY" };
+	return t <= CBT_REC_TYPE_MAX ? names[t] : "?";
+}
+
+static void dump_rec(void *ctx, const struct cbt_record *r, const uint8_t *data)
+{
+	(void)ctx;
+	printf("%" PRIu64 " %s sector %" PRIu64 " nr %u flags 0x%x data %u reason %u aux %" PRIu64,
+	       r->seq, rec_type_str(r->type), r->sector, r->nr_sectors, r->flags, r->data_len,
+	       r->reason, r->aux);
+	if (r->type == CBT_REC_TAG) {
+		struct cbt_tag t;
+		memcpy(&t, data, sizeof(t));
+		printf(" tag %" PRIu64 " name %s devices %u", t.tag_id, t.name, t.nr_devices);
+	}
+	printf("\n");
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	struct cbt_stream_hdr h;
+	if (argc < 1)
+		usage();
+	return walk_stream(argv[0], &h, dump_rec, NULL) < 0 ? 1 : 0;
+}
+
 /* bad-input: requests a careful kernel must refuse with an errno, never an oops. */
 static int cmd_bad_input(void)
 {
@@ -829,6 +859,8 @@ int main(int argc, char **argv)
 		return cmd_check_cover(argc, argv);
 	if (!strcmp(c, "replay"))
 		return cmd_replay(argc, argv);
+	if (!strcmp(c, "dump"))
+		return cmd_dump(argc, argv);
 	if (!strcmp(c, "bad-input"))
 		return cmd_bad_input();
 	usage();
