@@ -102,7 +102,6 @@ int cbt_meta_attach(struct cbt_kdev *kd, uint32_t *found_state, uint32_t *found_
 	u8 *buf = NULL, *img;
 	loff_t size, pos = 0;
 	ssize_t n = 0;
-	u32 state, reason;
 	u64 len;
 	int ret;
 
@@ -124,15 +123,13 @@ int cbt_meta_attach(struct cbt_kdev *kd, uint32_t *found_state, uint32_t *found_
 	cbt_tracker_meta_load(kd->t, buf, n > 0 ? n : 0, found_state, found_reason);
 	kvfree(buf);
 
-	/* Dirty from now on: only an orderly detach makes it clean again. The header keeps
-	 * a resync-required state and its reason so a crash does not hide it. */
-	cbt_tracker_get_state(kd->t, &state, &reason);
+	/* Dirty from now on: only an orderly detach makes it clean again, so a crash reads
+	 * as UNCLEAN_SHUTDOWN at the next attach (a resync-required state found now stays
+	 * visible in STATUS meanwhile, and a crash requires a resync anyway). */
 	img = kvzalloc(CBT_META_AREA_SIZE, GFP_KERNEL);
 	if (!img)
 		return -ENOMEM;
-	len = cbt_tracker_meta_build(kd->t,
-				     state == CBT_STATE_RESYNC_REQUIRED ? state : CBT_STATE_DIRTY,
-				     state == CBT_STATE_RESYNC_REQUIRED ? reason : 0, 0, img);
+	len = cbt_tracker_meta_build(kd->t, CBT_STATE_DIRTY, 0, 0, img);
 	ret = write_image(kd, img, len);
 	kvfree(img);
 	return ret;
