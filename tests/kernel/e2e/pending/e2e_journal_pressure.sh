@@ -3,8 +3,8 @@
 # up from the bitmap (reading the device) and the replica still equals the frozen source at
 # the app-consistent tag (host side: e2e_journal_pressure.host.sh, the same proof).
 # @net: yes
-# @disks: data:256 meta:8
-# @bins: engine/daemon/cbtrepd cbtrep-e2e-ctl
+# @disks: data:256 meta:16
+# @bins: engine/daemon/cbtrepd tools/cbtrep/cbtrep cbtrep-e2e-ctl
 # @timeout: 300
 . /lib/cbtrep/e2e.sh
 E2E_JOURNAL_CAP=$((2 << 20))

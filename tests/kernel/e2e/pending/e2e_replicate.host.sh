@@ -7,6 +7,8 @@
 host_prepare() {
 	truncate -s 256M "$DISK_data"
 	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$DISK_data" || return 1
+	truncate -s 16M "$DISK_meta"
+	mkfs.ext4 -q -F "$DISK_meta" || return 1
 	e2e_certs "$RUN_DIR/certs" || return 1
 	e2e_start_target "$RUN_DIR" data0 "$RUN_DIR/replica.img" $((256 << 20)) || return 1
 	e2e_guest_files "$GUEST_ROOT" "$RUN_DIR/certs"

@@ -7,8 +7,8 @@
 # superblock), so the data disk image the host holds after shutdown IS the source at the
 # tag: e2e_replicate.host.sh compares its sha256 with the replica's.
 # @net: yes
-# @disks: data:256 meta:8
-# @bins: engine/daemon/cbtrepd cbtrep-e2e-ctl
+# @disks: data:256 meta:16
+# @bins: engine/daemon/cbtrepd tools/cbtrep/cbtrep cbtrep-e2e-ctl
 # @timeout: 300
 . /lib/cbtrep/e2e.sh
 . /lib/cbtrep/e2e-replicate-flow.sh
