@@ -1,5 +1,6 @@
 # Tracker, redelivery: a batch fetched but not committed is handed out again unchanged;
-# COMMIT of another id is ESTALE; after COMMIT the next batch follows on in sequence.
+# COMMIT of another id is ESTALE; after COMMIT the next batch follows on in sequence;
+# WAIT times out with nothing to drain and wakes up for a write.
 # Runs on brd (no filesystem: attach freezes nothing).
 # @bins: tools/ctl/cbtrep-ctl
 
@@ -35,6 +36,18 @@ last1=$(awk '{print $6}' /tmp/g1 | sed 's/.*\.\.//')
 echo "ok: the next batch continues the sequence"
 check "commit" cbtrep-ctl commit r0 "$id3"
 check "drain the rest" cbtrep-ctl drain r0 /tmp/d.stream
+# WAIT: nothing to drain times out; a write makes it ready.
+cbtrep-ctl status r0 >/dev/null
+set +e
+cbtrep-ctl wait r0 200
+rc=$?
+set -e
+[ "$rc" = 110 ] || fail "WAIT with nothing to drain gave $rc, want ETIMEDOUT (110)"
+echo "ok: WAIT times out when there is nothing to drain"
+dd if=/dev/urandom of=/dev/ram0 bs=4096 count=1 seek=50 oflag=direct 2>/dev/null
+cbtrep-ctl wait r0 2000 | grep -q "ready 0x1" || fail "WAIT does not report records ready"
+echo "ok: WAIT reports records after a write"
+check "drain" cbtrep-ctl drain r0 /tmp/d.stream
 cbtrep-ctl status r0 --json
 check "detach" cbtrep-ctl detach r0
 unload_cbtrep
