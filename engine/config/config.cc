@@ -123,7 +123,8 @@ bool name_ok(const std::string &n)
 
 DeviceConfig parse_device(const Node &d)
 {
-    d.require_object({"name", "device", "source", "target", "initial_sync", "exit_when_drained"});
+    d.require_object(
+        {"name", "device", "source", "target", "initial_sync", "exit_when_drained", "spool"});
     DeviceConfig dev;
     dev.name = d.str("name", "", true);
     if (!name_ok(dev.name))
@@ -160,6 +161,16 @@ DeviceConfig parse_device(const Node &d)
     if (!name_ok(dev.target.replica))
         t.child("replica").fail("must be 1-31 characters of [A-Za-z0-9._-]");
     dev.target.server_name = t.str("server_name", "");
+
+    if (d.has("spool")) {
+        Node sp = d.child("spool");
+        sp.require_object({"dir", "limit_pct", "limit_bytes", "reserve_bytes", "segment_bytes"});
+        dev.spool.dir = sp.str("dir", "", true);
+        dev.spool.limit_pct = static_cast<uint32_t>(sp.uint("limit_pct", 50, 1, 100));
+        dev.spool.limit_bytes = sp.uint("limit_bytes", 0, 0, ~0ull);
+        dev.spool.reserve_bytes = sp.uint("reserve_bytes", 256ull << 20, 0, ~0ull);
+        dev.spool.segment_bytes = sp.uint("segment_bytes", 64ull << 20, 1ull << 20, 1ull << 40);
+    }
 
     std::string is = d.str("initial_sync", "auto");
     if (is == "auto")
@@ -286,7 +297,8 @@ Config parse(const std::string &text, const std::string &origin, const std::stri
     for (std::string *p : {&c.status_dir, &c.state_dir, &c.tls_ca, &c.tls_cert, &c.tls_key})
         resolve(*p, base_dir);
     for (DeviceConfig &d : c.devices)
-        for (std::string *p : {&d.device, &d.source.path, &d.source.cursor, &d.source.bitmap_dir})
+        for (std::string *p :
+             {&d.device, &d.source.path, &d.source.cursor, &d.source.bitmap_dir, &d.spool.dir})
             resolve(*p, base_dir);
     return c;
 }

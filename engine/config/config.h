@@ -38,11 +38,21 @@ struct TargetConfig {
 
 enum class InitialSync { auto_, always, never };
 
+// Optional per-disk replication log (engine/spool, docs/spool.md); off when dir is "".
+struct SpoolConfig {
+    std::string dir;
+    uint32_t limit_pct = 50;               // of the protected disk's size
+    uint64_t limit_bytes = 0;              // nonzero: this bound instead
+    uint64_t reserve_bytes = 256ull << 20; // keep free on the spool volume
+    uint64_t segment_bytes = 64ull << 20;
+};
+
 struct DeviceConfig {
     std::string name;   // device name (tracker name; status file name)
     std::string device; // block device or image read for META/DIRTY/GAP and initial sync
     SourceConfig source;
     TargetConfig target;
+    SpoolConfig spool;
     InitialSync initial_sync = InitialSync::auto_;
     bool exit_when_drained = false; // stop once the source has nothing left (imports, tests)
 };

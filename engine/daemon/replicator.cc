@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "source/file_source.h"
 #include "source/kernel_source.h"
+#include "spool/spool_source.h"
 
 namespace cbtrep::daemon
 {
@@ -68,14 +69,27 @@ void Replicator::set_state(const std::string &state, const std::string &reason)
 
 std::unique_ptr<source::Source> Replicator::open_source()
 {
-    if (dev_.source.type == "kernel")
-        return std::make_unique<source::KernelSource>(dev_.name, dev_.source.ctl);
-    source::FileSourceOptions o;
-    o.stream_path = dev_.source.path;
-    o.cursor_path = dev_.source.cursor;
-    o.bitmap_dir = dev_.source.bitmap_dir;
-    o.follow = dev_.source.follow;
-    return std::make_unique<source::FileSource>(o);
+    std::unique_ptr<source::Source> src;
+    if (dev_.source.type == "kernel") {
+        src = std::make_unique<source::KernelSource>(dev_.name, dev_.source.ctl);
+    } else {
+        source::FileSourceOptions o;
+        o.stream_path = dev_.source.path;
+        o.cursor_path = dev_.source.cursor;
+        o.bitmap_dir = dev_.source.bitmap_dir;
+        o.follow = dev_.source.follow;
+        src = std::make_unique<source::FileSource>(o);
+    }
+    if (dev_.spool.dir.empty())
+        return src;
+    // The spool drains the source at disk speed and the sender ships from it (issue 9).
+    spool::SpoolOptions so;
+    so.dir = dev_.spool.dir;
+    so.limit_pct = dev_.spool.limit_pct;
+    so.limit_bytes = dev_.spool.limit_bytes;
+    so.reserve_bytes = dev_.spool.reserve_bytes;
+    so.segment_bytes = dev_.spool.segment_bytes;
+    return std::make_unique<spool::SpoolSource>(std::move(src), std::move(so));
 }
 
 std::unique_ptr<transport::ReplicaSession> Replicator::connect()

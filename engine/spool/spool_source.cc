@@ -7,6 +7,23 @@ namespace cbtrep::spool
 
 SpoolSource::SpoolSource(source::Source &inner, Spool &spool) : inner_(inner), spool_(spool) {}
 
+namespace
+{
+SpoolOptions for_device(SpoolOptions o, const source::DeviceInfo &dev)
+{
+    o.device = dev;
+    return o;
+}
+} // namespace
+
+SpoolSource::SpoolSource(std::unique_ptr<source::Source> inner, SpoolOptions opts)
+    : owned_inner_(std::move(inner)),
+      owned_spool_(std::make_unique<Spool>(for_device(std::move(opts), owned_inner_->info()))),
+      inner_(*owned_inner_), spool_(*owned_spool_)
+{
+    start_pump_thread();
+}
+
 SpoolSource::~SpoolSource()
 {
     stop_ = true;
@@ -66,7 +83,10 @@ void SpoolSource::start_pump_thread()
                 }
                 if (ready)
                     pump();
-            } catch (...) {
+            } catch (const std::exception &e) {
+                // Logged now: the drain loop may be busy reconnecting for a long time
+                // before it calls next_batch()/wait() and sees the error.
+                log_error("spool ", spool_.dir(), ": spooling stopped: ", e.what());
                 std::lock_guard lk(err_mu_);
                 pump_error_ = std::current_exception();
                 return;
@@ -113,24 +133,17 @@ void SpoolSource::rewind()
 bool SpoolSource::wait(std::chrono::milliseconds timeout)
 {
     rethrow_pump_error();
-    auto st = spool_.stats();
-    // Something durable not handed out yet: the spool's read position is internal, so ask
-    // the cheap way: handed out count vs. unacknowledged batches.
-    if (st.batches > outstanding_.size() && st.durable_seq > st.acked_seq)
+    // Unacknowledged batches beyond those handed out: next_batch() has one.
+    if (spool_.stats().batches > outstanding_.size())
         return true;
-    if (pump_thread_.joinable()) {
-        std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(20)));
-    } else {
-        bool ready;
-        {
-            std::lock_guard lk(pump_mu_);
-            ready = inner_.wait(timeout);
-        }
-        if (ready)
-            pump();
+    bool ready;
+    {
+        std::lock_guard lk(pump_mu_); // the inner source is not thread-safe
+        ready = inner_.wait(timeout);
     }
-    st = spool_.stats();
-    return st.batches > outstanding_.size();
+    if (ready)
+        pump();
+    return spool_.stats().batches > outstanding_.size();
 }
 
 source::Status SpoolSource::status()

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -28,6 +29,8 @@ class SpoolSource final : public source::Source
   public:
     // inner and spool must outlive this object.
     SpoolSource(source::Source &inner, Spool &spool);
+    // Owns both (how cbtrepd uses it): opens the spool for inner's device, starts the pump.
+    SpoolSource(std::unique_ptr<source::Source> inner, SpoolOptions opts);
     ~SpoolSource() override;
     SpoolSource(const SpoolSource &) = delete;
     SpoolSource &operator=(const SpoolSource &) = delete;
@@ -67,6 +70,8 @@ class SpoolSource final : public source::Source
     };
     void rethrow_pump_error();
 
+    std::unique_ptr<source::Source> owned_inner_;
+    std::unique_ptr<Spool> owned_spool_;
     source::Source &inner_;
     Spool &spool_;
     std::deque<Out> outstanding_;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Spool through an outage (issue 9): cbtrepd with a per-disk spool starts while the target
+# is unreachable. The spool drains the whole journal anyway: every source batch is committed
+# (with the tracker, its memory would be freed and it would stay in DATA mode) and the
+# segments grow. Then the target comes up on that port: the replica catches up from the
+# spool and equals the image at the last tag, and the acknowledged segments are deleted.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/engine_lib.sh"
+requires openssl python3 sha256sum
+
+setup_certs
+gen_history --device-mib 64 --total-mib 192 --batch-mib 2 --tags 8 --seed 41
+target_config disk0 "$WORK/replica.img" $((64 << 20)) engine1
+# A port nobody listens on yet: the target's own, found by starting it once.
+start_target
+kill_target
+sed -i "s/\"port\": 0/\"port\": $PORT/" "$WORK/target.json"
+
+# The journal is 3x the disk: the default bound (50 % of it) would stop the spool.
+engine_config "$PORT" "\"spool\": {\"dir\": \"$WORK/spool\", \"reserve_bytes\": 0,
+    \"limit_bytes\": 1073741824, \"segment_bytes\": 8388608}"
+start_engine --log-level debug
+JOURNAL=$WORK/h/journal.cbts
+CURSOR=$JOURNAL.cursor
+size=$(stat -c %s "$JOURNAL")
+drained=
+for _ in $(seq 600); do
+    [ -f "$CURSOR" ] && [ "$(cut -d' ' -f3 "$CURSOR")" = "$size" ] && { drained=1; break; }
+    sleep 0.1
+done
+kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd stopped while the target was away"
+[ -n "$drained" ] || engine_fail "the spool did not drain the journal while the target was away (cursor: $(cat "$CURSOR" 2>/dev/null))"
+segs=$(find "$WORK/spool" -name '*.hrl' | wc -l)
+spool_bytes=$(du -sb "$WORK/spool" | cut -f1)
+log "target away: source fully committed, spool holds $segs segment(s), $spool_bytes bytes"
+[ "$segs" -ge 2 ] || engine_fail "expected the spool to grow past one 8 MiB segment, got $segs"
+[ "$spool_bytes" -ge $((size / 2)) ] || engine_fail "spool holds $spool_bytes bytes of a $size-byte journal"
+grep -q "connect" "$WORK/engine.log" || engine_fail "no connection attempt logged"
+
+start_target
+log "target up on port $PORT"
+wait_engine 300
+[ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
+want=$(cat "$WORK/h/expected.sha256")
+got=$(sha "$WORK/replica.img")
+[ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+left=$(find "$WORK/spool" -name '*.hrl' | wc -l)
+log "caught up: replica equal at the last tag; $left segment(s) left after the ACKs"
+[ "$left" -le 1 ] || engine_fail "$left segments left: acknowledged segments were not deleted"
+pass
