@@ -163,6 +163,21 @@ void ReplicaSession::fail_after_send_error(const Error &e)
     throw e;
 }
 
+void ReplicaSession::take_ack(const Frame &f)
+{
+    auto a = f.as<cbt_wire_ack>();
+    if (unacked_ == 0 || a.batch_id != pending_[pending_head_])
+        throw FrameError(cat("unexpected ACK for batch ", a.batch_id, " from ", conn_->peer()),
+                         CBT_WIRE_E_ORDER);
+    pending_head_ = (pending_head_ + 1) % pending_.size();
+    --unacked_;
+    Ack ack{a.batch_id, a.last_seq, (a.flags & CBT_WA_DUPLICATE) != 0, a.applied_ns};
+    info_.applied_seq = a.last_seq;
+    info_.applied_batch_id = a.batch_id;
+    if (on_ack_)
+        on_ack_(ack);
+}
+
 void ReplicaSession::read_one_ack(std::chrono::milliseconds timeout)
 {
     Frame f;
@@ -171,21 +186,9 @@ void ReplicaSession::read_one_ack(std::chrono::milliseconds timeout)
             return;
         conn_->recv(f);
         switch (f.type()) {
-        case CBT_WT_ACK: {
-            auto a = f.as<cbt_wire_ack>();
-            if (unacked_ == 0 || a.batch_id != pending_[pending_head_])
-                throw FrameError(
-                    cat("unexpected ACK for batch ", a.batch_id, " from ", conn_->peer()),
-                    CBT_WIRE_E_ORDER);
-            pending_head_ = (pending_head_ + 1) % pending_.size();
-            --unacked_;
-            Ack ack{a.batch_id, a.last_seq, (a.flags & CBT_WA_DUPLICATE) != 0, a.applied_ns};
-            info_.applied_seq = a.last_seq;
-            info_.applied_batch_id = a.batch_id;
-            if (on_ack_)
-                on_ack_(ack);
+        case CBT_WT_ACK:
+            take_ack(f);
             return;
-        }
         case CBT_WT_ERROR:
             throw_remote(f);
         case CBT_WT_PING: {
@@ -370,12 +373,10 @@ void ReplicaSession::ping()
             return;
         if (f.type() == CBT_WT_ERROR)
             throw_remote(f);
-        if (f.type() == CBT_WT_ACK) {
-            // An ACK racing the PONG: account for it as read_one_ack() would.
-            throw FrameError("ACK received while waiting for PONG; call ping() with no batch in "
-                             "flight",
-                             CBT_WIRE_E_UNEXPECTED);
-        }
+        if (f.type() == CBT_WT_ACK)
+            take_ack(f); // an ACK racing the PONG counts as usual
+        else if (f.type() == CBT_WT_PING)
+            conn_->send(CBT_WT_PONG, f.as<cbt_wire_ping>());
     }
 }
 

@@ -123,6 +123,7 @@ class RemoteError : public Error
 };
 
 class FrameConn;
+struct Frame;
 
 class ReplicaSession
 {
@@ -167,6 +168,7 @@ class ReplicaSession
   private:
     ReplicaSession() = default;
     void read_one_ack(std::chrono::milliseconds timeout);
+    void take_ack(const Frame &f);
     [[noreturn]] void fail_after_send_error(const Error &e);
 
     std::unique_ptr<FrameConn> conn_;
