@@ -4,7 +4,8 @@
 #   tests/kernel/run-scenario.sh --kernel 6.12 --scenario load_unload
 # Options:
 #   --kernel SERIES      6.1 | 6.12 (required)
-#   --scenario NAME      tests/kernel/scenarios/NAME.sh (required)
+#   --scenario NAME      tests/kernel/scenarios/NAME.sh (required, or:)
+#   --scenario-file PATH a guest script kept elsewhere (benchmarks: bench/tracking/tracking_guest.sh)
 #   --disk NAME:MIB      attach a raw virtio disk (repeatable; adds to the scenario's @disks)
 #   --net                user-mode networking (guest 10.0.2.15, host loopback is 10.0.2.2)
 #   --timeout SECONDS    whole-boot timeout (default: the scenario's @timeout, else 120)
@@ -22,6 +23,7 @@ set -euo pipefail
 
 series=
 scenario=
+scen_file_opt=
 extra_disks=()
 net=0
 timeout=
@@ -35,6 +37,7 @@ while (($#)); do
 	case "$1" in
 	--kernel) series=$2; shift 2 ;;
 	--scenario) scenario=$2; shift 2 ;;
+	--scenario-file) scen_file_opt=$2; scenario=$(basename "$2" .sh); shift 2 ;;
 	--disk) extra_disks+=("$2"); shift 2 ;;
 	--net) net=1; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
@@ -45,14 +48,14 @@ while (($#)); do
 	--no-prepare) prepare=0; shift ;;
 	--keep) keep=1; shift ;;
 	--interactive) interactive=1; shift ;;
-	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
 	*) kt_die "unknown argument '$1' (try --help)" ;;
 	esac
 done
 [ -n "$series" ] || kt_die "--kernel is required"
 [ -n "$scenario" ] || kt_die "--scenario is required"
 kt_check_series "$series"
-scen_file=$KT_HERE/scenarios/$scenario.sh
+scen_file=${scen_file_opt:-$KT_HERE/scenarios/$scenario.sh}
 [ -f "$scen_file" ] || kt_die "no scenario $scen_file"
 
 if ((prepare)); then
