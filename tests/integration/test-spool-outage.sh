@@ -25,7 +25,7 @@ JOURNAL=$WORK/h/journal.cbts
 CURSOR=$JOURNAL.cursor
 size=$(stat -c %s "$JOURNAL")
 drained=
-for _ in $(seq 600); do
+for _ in $(seq 1200); do # 2 min: 192 MiB through fdatasync on a busy CI disk
     [ -f "$CURSOR" ] && [ "$(cut -d' ' -f3 "$CURSOR")" = "$size" ] && { drained=1; break; }
     sleep 0.1
 done
