@@ -6,6 +6,7 @@
 #   target_config NAME PATH SIZE ALLOWED...   writes $WORK/target.json (one replica)
 #   start_target / stop_target / kill_target
 #   wi SUBCMD ARGS...      cbtrep-wire-inject with the engine1 certificate and $PORT
+#   log_since LINE PATTERN wait for PATTERN in target.log after line LINE
 #   fail MSG               prints MSG and the target log tail, exits 1
 set -euo pipefail
 
@@ -105,6 +106,17 @@ wi() {
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# log_since LINE PATTERN [TIMEOUT_S]: waits until target.log, after line LINE, matches the
+# extended regex PATTERN (case-insensitive); false on timeout (default 10 s).
+log_since() {
+    local from=$1 pat=$2 t=${3:-10} _
+    for _ in $(seq $((t * 10))); do
+        tail -n +"$((from + 1))" "$WORK/target.log" | grep -Eqi "$pat" && return 0
+        sleep 0.1
+    done
+    return 1
+}
 
 # applied_seq REPLICA: the replica's applied_seq according to the target.
 applied_seq() {
