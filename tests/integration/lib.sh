@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the integration scripts (sourced). Each script runs the real binaries
 # over loopback in its own temporary directory, which is removed on success and kept (with
 # its path printed) on failure.
@@ -77,8 +78,8 @@ start_target() {
     rm -f "$WORK/port"
     "$TARGET_BIN" --config "$WORK/target.json" --port-file "$WORK/port" >>"$WORK/target.log" 2>&1 &
     TARGET_PID=$!
-    local i
-    for i in $(seq 100); do
+    local _
+    for _ in $(seq 100); do
         [ -s "$WORK/port" ] && { PORT=$(cat "$WORK/port"); return 0; }
         kill -0 "$TARGET_PID" 2>/dev/null || fail "cbtrep-target exited at start-up"
         sleep 0.1

@@ -55,6 +55,7 @@ for i in $(seq "$N"); do
     log "iteration $i: killed at seq $seq_now, replica consistent"
     # Back on the engine's port.
     "$TARGET_BIN" --config target.json >>target.log 2>&1 &
+    # shellcheck disable=SC2034 # lib.sh stops it (stop_target, cleanup)
     TARGET_PID=$!
 done
 log "$rollbacks of $kills kills interrupted a batch that start-up rolled back"
