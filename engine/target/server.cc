@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,6 +66,15 @@ void Server::start()
     ctx_ = tls::make_server_ctx(cfg_.tls);
     if (::mkdir(cfg_.state_dir.c_str(), 0700) != 0 && errno != EEXIST)
         throw_errno(cat("creating state directory ", cfg_.state_dir));
+    // Two targets applying to the same replicas would interleave undo logs and state files.
+    std::string lock_path = cfg_.state_dir + "/cbtrep-target.lock";
+    lock_fd_.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock_fd_)
+        throw_errno(cat("opening ", lock_path));
+    if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0)
+        throw Error(cat("state directory ", cfg_.state_dir, " is in use by another cbtrep-target (",
+                        lock_path, " is locked)"),
+                    false);
     for (const ReplicaSpec &spec : cfg_.replicas) {
         auto slot = std::make_unique<Slot>();
         slot->applier = std::make_unique<Applier>(spec, cfg_.state_dir, cfg_.apply_buffer_bytes);

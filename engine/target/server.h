@@ -54,6 +54,7 @@ class Server
     void session(transport::FrameConn &conn, Worker *self);
 
     TargetConfig cfg_;
+    UniqueFd lock_fd_;
     tls::SslCtxPtr ctx_;
     std::unique_ptr<transport::TcpListener> listener_;
     std::map<std::string, std::unique_ptr<Slot>> slots_;
