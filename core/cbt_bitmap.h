@@ -11,7 +11,7 @@
 #include "cbt_os.h"
 
 #define CBT_BM_PAGE_BYTES 4096u
-#define CBT_BM_PAGE_BITS  (CBT_BM_PAGE_BYTES * 8u)
+#define CBT_BM_PAGE_BITS (CBT_BM_PAGE_BYTES * 8u)
 
 struct cbt_bm {
 	uint64_t nr_bits;
@@ -19,7 +19,7 @@ struct cbt_bm {
 	uint64_t generation;
 	uint64_t dirty_bits; /* bits set (not counting "full") */
 	uint64_t pages_alloc;
-	int full;            /* every bit reads as set: a page allocation failed */
+	int full; /* every bit reads as set: a page allocation failed */
 	uint8_t **dir;
 };
 

@@ -12,16 +12,16 @@
 #include <cbtrep/record.h>
 
 struct cbt_io {
-	struct cbt_io *next;     /* drainable list, oldest first */
-	struct cbt_record hdr;   /* seq/timestamp set at completion, CRCs at GET */
-	uint64_t sector;         /* range the write covers (device-relative) */
+	struct cbt_io *next;   /* drainable list, oldest first */
+	struct cbt_record hdr; /* seq/timestamp set at completion, CRCs at GET */
+	uint64_t sector;       /* range the write covers (device-relative) */
 	uint64_t nr_sectors;
-	uint64_t mem;            /* bytes charged to the tracker's mem_used */
-	uint32_t nr_chunks;      /* data chunks allocated (0: no data) */
-	uint8_t journal;         /* a record was planned at submission (not BITMAP mode) */
-	uint8_t sealed;          /* hdr CRCs computed */
+	uint64_t mem;	    /* bytes charged to the tracker's mem_used */
+	uint32_t nr_chunks; /* data chunks allocated (0: no data) */
+	uint8_t journal;    /* a record was planned at submission (not BITMAP mode) */
+	uint8_t sealed;	    /* hdr CRCs computed */
 	uint8_t pad[2];
-	uint8_t *chunk[];        /* nr_chunks pointers */
+	uint8_t *chunk[]; /* nr_chunks pointers */
 };
 
 /* Most chunk pointers that keep a struct cbt_io within one NOWAIT allocation. */

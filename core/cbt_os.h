@@ -53,7 +53,7 @@
 #include <cbtrep/abi.h>
 
 #define CBT_ALLOC_NOWAIT 1u
-#define CBT_ALLOC_WAIT   2u
+#define CBT_ALLOC_WAIT 2u
 
 /* Largest single allocation the core makes with CBT_ALLOC_NOWAIT (a data chunk). */
 #define CBT_OS_NOWAIT_MAX 4096u
@@ -67,9 +67,9 @@ enum cbt_event_kind {
 };
 
 struct cbt_event {
-	uint32_t kind;   /* enum cbt_event_kind */
-	uint32_t from;   /* MODE/STATE: old value */
-	uint32_t to;     /* MODE/STATE: new value */
+	uint32_t kind;	 /* enum cbt_event_kind */
+	uint32_t from;	 /* MODE/STATE: old value */
+	uint32_t to;	 /* MODE/STATE: new value */
 	uint32_t reason; /* MODE/STATE: enum cbt_reason */
 };
 

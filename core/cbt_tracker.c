@@ -247,7 +247,8 @@ void cbt_io_begin(struct cbt_tracker *t, uint32_t type, uint32_t rflags, uint64_
 	    data_bytes <= CBT_IO_MAX_DATA) {
 		nr_chunks = (uint32_t)((data_bytes + CBT_CHUNK_SIZE - 1) / CBT_CHUNK_SIZE);
 		data = 1;
-		if (t->mem_used + CBT_REC_COST + (uint64_t)nr_chunks * CBT_CHUNK_SIZE > t->mem_cap) {
+		if (t->mem_used + CBT_REC_COST + (uint64_t)nr_chunks * CBT_CHUNK_SIZE >
+		    t->mem_cap) {
 			set_mode(t, &q, CBT_MODE_META, CBT_REASON_JOURNAL_DATA_CAP);
 			data = 0;
 			nr_chunks = 0;
@@ -464,9 +465,8 @@ static int io_is_data_write(const struct cbt_io *io)
 	return io->hdr.type == CBT_REC_WRITE && (io->hdr.flags & CBT_RF_HAS_DATA);
 }
 
-int cbt_tracker_get(struct cbt_tracker *t, uint32_t max_records, uint64_t buf_len,
-		    cbt_emit_fn emit, void *ctx, struct cbt_batch *batch,
-		    uint64_t *bytes_needed)
+int cbt_tracker_get(struct cbt_tracker *t, uint32_t max_records, uint64_t buf_len, cbt_emit_fn emit,
+		    void *ctx, struct cbt_batch *batch, uint64_t *bytes_needed)
 {
 	struct cbt_io *io;
 	cbt_irqflags_t fl;
@@ -661,8 +661,8 @@ out:
 	return err;
 }
 
-int cbt_tag_group(struct cbt_tracker *const *ts, uint32_t n, const char *name,
-		  uint32_t flags, uint64_t tag_id, uint64_t *seqs)
+int cbt_tag_group(struct cbt_tracker *const *ts, uint32_t n, const char *name, uint32_t flags,
+		  uint64_t tag_id, uint64_t *seqs)
 {
 	struct cbt_tracker *sorted[CBT_TAG_MAX_DEVICES];
 	struct cbt_io *recs[CBT_TAG_MAX_DEVICES] = { 0 };
@@ -762,8 +762,8 @@ int cbt_tracker_cut(struct cbt_tracker *t, uint64_t done_generation, uint64_t *g
 }
 
 int cbt_tracker_bitmap_read(struct cbt_tracker *t, uint64_t generation, uint64_t first_byte,
-			    uint64_t len, cbt_emit_fn emit, void *ctx,
-			    struct cbt_bitmap_hdr *hdr, uint64_t *copied)
+			    uint64_t len, cbt_emit_fn emit, void *ctx, struct cbt_bitmap_hdr *hdr,
+			    uint64_t *copied)
 {
 	uint8_t buf[256];
 	uint64_t bits_len, done = 0;

@@ -34,19 +34,19 @@ extern "C" {
 #endif
 
 /* Error codes: the Linux errno values, so kmod returns them unchanged; Windows maps them. */
-#define CBT_ENOENT  (-2)
-#define CBT_EAGAIN  (-11)
-#define CBT_ENOMEM  (-12)
-#define CBT_EFAULT  (-14)
-#define CBT_EBUSY   (-16)
-#define CBT_EEXIST  (-17)
-#define CBT_EINVAL  (-22)
-#define CBT_ENOSPC  (-28)
-#define CBT_ESTALE  (-116)
+#define CBT_ENOENT (-2)
+#define CBT_EAGAIN (-11)
+#define CBT_ENOMEM (-12)
+#define CBT_EFAULT (-14)
+#define CBT_EBUSY (-16)
+#define CBT_EEXIST (-17)
+#define CBT_EINVAL (-22)
+#define CBT_ENOSPC (-28)
+#define CBT_ESTALE (-116)
 
 /* Journal memory cap: 0 means the default; anything under the minimum is refused. */
 #define CBT_MEM_CAP_DEFAULT (64ull << 20)
-#define CBT_MEM_CAP_MIN     (64ull << 10)
+#define CBT_MEM_CAP_MIN (64ull << 10)
 
 /* Bytes a record costs against the cap besides its data (the in-memory record). */
 #define CBT_REC_COST 160u
@@ -61,9 +61,9 @@ struct cbt_tracker_params {
 	const char *name;      /* valid per cbt_name_valid() */
 	uint64_t device_bytes; /* multiple of 512, nonzero */
 	uint32_t granularity;  /* 0 = cbt_granularity_for_size() */
-	uint32_t flags;        /* CBT_ATTACH_* */
+	uint32_t flags;	       /* CBT_ATTACH_* */
 	uint64_t mem_cap;      /* 0 = CBT_MEM_CAP_DEFAULT; the platform checks the maximum */
-	void *os_ctx;          /* passed back to cbt_os_event() */
+	void *os_ctx;	       /* passed back to cbt_os_event() */
 };
 
 /* Creates a tracker in DATA mode (META with CBT_ATTACH_META_ONLY), state RESYNC_REQUIRED
@@ -109,9 +109,8 @@ typedef int (*cbt_emit_fn)(void *ctx, uint64_t off, const void *src, uint64_t le
  * *bytes_needed the batch size. CBT_EAGAIN: nothing drainable. CBT_ENOSPC: buf_len is too
  * small (bytes_needed says how much).
  */
-int cbt_tracker_get(struct cbt_tracker *t, uint32_t max_records, uint64_t buf_len,
-		    cbt_emit_fn emit, void *ctx, struct cbt_batch *batch,
-		    uint64_t *bytes_needed);
+int cbt_tracker_get(struct cbt_tracker *t, uint32_t max_records, uint64_t buf_len, cbt_emit_fn emit,
+		    void *ctx, struct cbt_batch *batch, uint64_t *bytes_needed);
 /* COMMIT: frees the outstanding batch. CBT_ESTALE if batch_id is not the outstanding one. */
 int cbt_tracker_commit(struct cbt_tracker *t, uint64_t batch_id);
 /* CBT_READY_* bits: what WAIT would report now. Any context (does not allocate). */
@@ -127,8 +126,8 @@ int cbt_tracker_mark_dirty(struct cbt_tracker *t, uint64_t sector, uint64_t nr_s
  * seqs[i] gets the record's seq on ts[i]. CBT_EBUSY when a member is in BITMAP mode (a
  * tag there would not be a consistency point); CBT_EINVAL on bad input.
  */
-int cbt_tag_group(struct cbt_tracker *const *ts, uint32_t n, const char *name,
-		  uint32_t flags, uint64_t tag_id, uint64_t *seqs);
+int cbt_tag_group(struct cbt_tracker *const *ts, uint32_t n, const char *name, uint32_t flags,
+		  uint64_t tag_id, uint64_t *seqs);
 
 /* BITMAP_CUT: freeze the active bitmap as a new generation (merging a previous frozen one
  * unless done_generation names it) and start a new active one. */
@@ -137,8 +136,8 @@ int cbt_tracker_cut(struct cbt_tracker *t, uint64_t done_generation, uint64_t *g
 /* BITMAP_READ: bytes [first_byte, first_byte + len) of the frozen bitmap's bits (clipped to
  * bits_len). CBT_ESTALE if generation is not the frozen one, CBT_ENOENT if none. */
 int cbt_tracker_bitmap_read(struct cbt_tracker *t, uint64_t generation, uint64_t first_byte,
-			    uint64_t len, cbt_emit_fn emit, void *ctx,
-			    struct cbt_bitmap_hdr *hdr, uint64_t *copied);
+			    uint64_t len, cbt_emit_fn emit, void *ctx, struct cbt_bitmap_hdr *hdr,
+			    uint64_t *copied);
 
 /* STATUS: fills everything but hdr, name, hook_calls and hook_ns. Clears READY_STATE. */
 void cbt_tracker_status(struct cbt_tracker *t, struct cbt_ioc_status *st);

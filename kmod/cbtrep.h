@@ -22,20 +22,20 @@
 #define CBT_MAX_MATCH 4
 
 struct cbt_kdev {
-	struct list_head list;      /* cbt_devs, RCU for the I/O path */
-	struct kref ref;            /* list + every bio in flight + WAIT callers */
+	struct list_head list; /* cbt_devs, RCU for the I/O path */
+	struct kref ref;       /* list + every bio in flight + WAIT callers */
 	struct cbt_tracker *t;
 	char name[CBT_NAME_LEN];
 	char meta_path[CBT_PATH_LEN];
-	uint32_t flags;             /* CBT_ATTACH_* */
-	struct gendisk *disk;       /* lookup key, with the range below */
-	sector_t start;             /* first sector in disk sectors (partition start) */
+	uint32_t flags;	      /* CBT_ATTACH_* */
+	struct gendisk *disk; /* lookup key, with the range below */
+	sector_t start;	      /* first sector in disk sectors (partition start) */
 	sector_t nr_sectors;
 #if defined(HAVE_BDEV_FILE_OPEN_BY_DEV)
 	struct file *bdev_file;
 #endif
 	struct block_device *bdev;
-	wait_queue_head_t wq;       /* WAIT and detach */
+	wait_queue_head_t wq; /* WAIT and detach */
 	bool detaching;
 	atomic64_t hook_calls;
 	atomic64_t hook_ns;
@@ -49,7 +49,7 @@ extern struct workqueue_struct *cbt_free_wq;
 extern struct mutex cbt_ctl_mutex;
 
 /* dev.c */
-struct cbt_kdev *cbt_dev_find(const char *name);  /* under cbt_ctl_mutex */
+struct cbt_kdev *cbt_dev_find(const char *name); /* under cbt_ctl_mutex */
 int cbt_dev_attach(struct cbt_ioc_attach *a);
 int cbt_dev_detach(struct cbt_kdev *kd, uint32_t flags);
 void cbt_dev_put(struct cbt_kdev *kd);

@@ -125,7 +125,7 @@ static long ioc_status(void __user *u)
 static long ioc_list(void __user *u)
 {
 	struct cbt_ioc_list l;
-	char (*names)[CBT_NAME_LEN] = NULL;
+	char(*names)[CBT_NAME_LEN] = NULL;
 	int ret = fetch(&l, u, sizeof(l));
 
 	if (ret)
@@ -140,8 +140,8 @@ static long ioc_list(void __user *u)
 	mutex_lock(&cbt_ctl_mutex);
 	cbt_dev_list(names, l.max, &l.count);
 	mutex_unlock(&cbt_ctl_mutex);
-	if (names && copy_to_user(u64_to_user_ptr(l.buf), names,
-				  (size_t)min(l.max, l.count) * CBT_NAME_LEN))
+	if (names &&
+	    copy_to_user(u64_to_user_ptr(l.buf), names, (size_t)min(l.max, l.count) * CBT_NAME_LEN))
 		ret = -EFAULT;
 	kfree(names);
 	return ret ? ret : put(u, &l, sizeof(l));
@@ -311,9 +311,8 @@ static long ioc_bitmap_read(void __user *u)
 		return -EINVAL;
 	mutex_lock(&cbt_ctl_mutex);
 	kd = find(r.name);
-	ret = kd ? cbt_tracker_bitmap_read(kd->t, r.generation, r.first_byte, r.buf_len,
-					   emit_user, u64_to_user_ptr(r.buf), &r.bitmap,
-					   &r.bytes_copied)
+	ret = kd ? cbt_tracker_bitmap_read(kd->t, r.generation, r.first_byte, r.buf_len, emit_user,
+					   u64_to_user_ptr(r.buf), &r.bitmap, &r.bytes_copied)
 		 : -ENOENT;
 	mutex_unlock(&cbt_ctl_mutex);
 	return ret ? ret : put(u, &r, sizeof(r));

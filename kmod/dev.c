@@ -79,9 +79,8 @@ struct cbt_kdev *cbt_dev_find(const char *name)
 {
 	struct cbt_kdev *kd;
 
-	list_for_each_entry(kd, &cbt_devs, list)
-		if (!strncmp(kd->name, name, CBT_NAME_LEN))
-			return kd;
+	list_for_each_entry(kd, &cbt_devs,
+			    list) if (!strncmp(kd->name, name, CBT_NAME_LEN)) return kd;
 	return NULL;
 }
 
@@ -95,7 +94,8 @@ void cbt_dev_list(char (*names)[CBT_NAME_LEN], uint32_t max, uint32_t *count)
 	struct cbt_kdev *kd;
 	uint32_t n = 0;
 
-	list_for_each_entry(kd, &cbt_devs, list) {
+	list_for_each_entry(kd, &cbt_devs, list)
+	{
 		if (n < max)
 			memcpy(names[n], kd->name, CBT_NAME_LEN);
 		n++;
@@ -168,7 +168,8 @@ static void capture_data(struct bio *bio, struct cbt_bioctx *c)
 		want |= cbt_io_wants_data(c->io[i]);
 	if (!want)
 		return;
-	bio_for_each_segment(bv, bio, iter) {
+	bio_for_each_segment(bv, bio, iter)
+	{
 		u8 *p = kmap_local_page(bv.bv_page);
 
 		for (i = 0; i < c->n; i++) {
@@ -210,7 +211,8 @@ void cbt_hook_bio(struct bio *bio)
 		rflags |= CBT_RF_PREFLUSH;
 
 	rcu_read_lock();
-	list_for_each_entry_rcu(kd, &cbt_devs, list) {
+	list_for_each_entry_rcu(kd, &cbt_devs, list)
+	{
 		sector_t lo, hi;
 		struct cbt_io *io = NULL;
 
@@ -355,9 +357,8 @@ int cbt_dev_attach(struct cbt_ioc_attach *a)
 	kd->start = bdev_is_partition(kd->bdev) ? kd->bdev->bd_start_sect : 0;
 	kd->nr_sectors = bdev_nr_sectors(kd->bdev);
 	ret = -EEXIST;
-	list_for_each_entry(o, &cbt_devs, list)
-		if (o->disk == kd->disk && o->start == kd->start && o->nr_sectors == kd->nr_sectors)
-			goto close;
+	list_for_each_entry(o, &cbt_devs, list) if (o->disk == kd->disk && o->start == kd->start &&
+						    o->nr_sectors == kd->nr_sectors) goto close;
 	ret = -EINVAL;
 	if (!kd->nr_sectors)
 		goto close;
@@ -410,9 +411,9 @@ int cbt_dev_attach(struct cbt_ioc_attach *a)
 	}
 	a->device_bytes = st.device_bytes;
 	a->generation = st.generation;
-	pr_info("%s: attached to %pg (%llu bytes, granularity %u, cap %llu): %s, %s\n",
-		kd->name, kd->bdev, st.device_bytes, st.granularity, cap,
-		cbt_state_str(st.state), cbt_reason_str(st.state_reason));
+	pr_info("%s: attached to %pg (%llu bytes, granularity %u, cap %llu): %s, %s\n", kd->name,
+		kd->bdev, st.device_bytes, st.granularity, cap, cbt_state_str(st.state),
+		cbt_reason_str(st.state_reason));
 	return 0;
 
 thaw:

@@ -44,8 +44,8 @@ int cbt_meta_check_path(struct cbt_kdev *kd)
 	} else if (S_ISREG(inode->i_mode)) {
 		b = inode->i_sb->s_bdev;
 		if (b && b->bd_disk == kd->disk &&
-		    ranges_overlap(bdev_is_partition(b) ? b->bd_start_sect : 0,
-				   bdev_nr_sectors(b), kd->start, kd->nr_sectors))
+		    ranges_overlap(bdev_is_partition(b) ? b->bd_start_sect : 0, bdev_nr_sectors(b),
+				   kd->start, kd->nr_sectors))
 			ret = -EINVAL;
 	} else {
 		ret = -EINVAL;

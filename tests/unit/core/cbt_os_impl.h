@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 typedef struct {
-	int held;
+    int held;
 } cbt_spinlock_t;
 typedef unsigned long cbt_irqflags_t;
 
