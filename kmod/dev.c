@@ -222,20 +222,18 @@ void cbt_hook_bio(struct bio *bio)
 		hi = min(e, kd->start + kd->nr_sectors);
 		if (lo >= hi)
 			continue;
-		if (!c) {
+		if (!c)
 			c = kzalloc(sizeof(*c), GFP_NOWAIT | __GFP_NOWARN);
-			if (!c) {
-				/* Without a context the completion is invisible: mark the range
-				 * (a DIRTY record) and say a resync is required. */
-				cbt_io_begin(kd->t, type, rflags, lo - kd->start, hi - lo, &io);
-				cbt_io_end(kd->t, io, -ENOMEM);
-				cbt_tracker_set_state(kd->t, CBT_STATE_RESYNC_REQUIRED,
-						      CBT_REASON_ALLOC_FAILED);
-				continue;
-			}
+		if (!c || c->n == CBT_MAX_MATCH) {
+			/* No context (or more overlapping attaches than it holds): the completion
+			 * is invisible to this device, so mark the range (a DIRTY record) and say
+			 * a resync is required rather than miss the write. */
+			cbt_io_begin(kd->t, type, rflags, lo - kd->start, hi - lo, &io);
+			cbt_io_end(kd->t, io, -ENOMEM);
+			cbt_tracker_set_state(kd->t, CBT_STATE_RESYNC_REQUIRED,
+					      CBT_REASON_ALLOC_FAILED);
+			continue;
 		}
-		if (c->n == CBT_MAX_MATCH)
-			break;
 		kref_get(&kd->ref);
 		cbt_io_begin(kd->t, type, rflags, lo - kd->start, hi - lo, &io);
 		c->kd[c->n] = kd;
