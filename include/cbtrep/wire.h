@@ -9,7 +9,8 @@
  * Payload bytes are covered by the extent's XXH3-128 digest of the *decoded* bytes, which
  * the target checks after decompression and before touching the replica.
  *
- * Conversation (docs/protocol.md has the state machine):
+ * Conversation (docs/protocol.md is the prose version of this header, with the state
+ * machine, versioning rules and error table):
  *   client: HELLO                         target: HELLO_OK  (or ERROR, then close)
  *   client: BATCH_BEGIN {EXTENT | TAG}* BATCH_END   ... up to max_window batches unacked
  *   target: ACK per batch, once it is durable on the replica, in batch order
