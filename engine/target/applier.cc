@@ -13,6 +13,11 @@ namespace cbtrep::target
 namespace
 {
 
+double since(std::chrono::steady_clock::time_point t0)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 uint64_t now_ns()
 {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -189,6 +194,7 @@ void Applier::extent(const cbt_wire_extent &e, std::span<const uint8_t> payload)
             flush();
         if (stage_.size() < stage_limit_)
             stage_.resize(stage_limit_);
+        auto t0 = std::chrono::steady_clock::now();
         uint8_t *dst = stage_.data() + stage_used_;
         if (e.encoding == CBT_WE_RAW) {
             std::memcpy(dst, payload.data(), e.length);
@@ -209,6 +215,7 @@ void Applier::extent(const cbt_wire_extent &e, std::span<const uint8_t> payload)
                              CBT_WERR_DIGEST, false);
         s.buf_off = stage_used_;
         stage_used_ += e.length;
+        stats_.decode_s += since(t0);
     }
     staged_.push_back(s);
 }
@@ -232,6 +239,7 @@ void Applier::flush()
 {
     if (staged_.empty())
         return;
+    auto t0 = std::chrono::steady_clock::now();
     try {
         // Old bytes first, durably; only then may the replica change. (Copy batches of
         // the initial sync write over a replica already marked inconsistent: no undo.)
@@ -243,6 +251,8 @@ void Applier::flush()
     } catch (const Error &e) {
         fail_io(e, "saving undo data");
     }
+    stats_.undo_s += since(t0);
+    t0 = std::chrono::steady_clock::now();
     try {
         for (const Staged &s : staged_) {
             if (s.encoding == CBT_WE_RAW)
@@ -253,6 +263,7 @@ void Applier::flush()
     } catch (const Error &e) {
         fail_io(e, "writing");
     }
+    stats_.write_s += since(t0);
     staged_.clear();
     stage_used_ = 0;
 }
@@ -280,14 +291,20 @@ cbt_wire_ack Applier::end(const cbt_wire_batch_end &e)
         return ack;
     }
     flush();
+    auto t0 = std::chrono::steady_clock::now();
     try {
         replica_->sync();
     } catch (const Error &e2) {
         fail_io(e2, "syncing");
     }
+    stats_.sync_s += since(t0);
+    t0 = std::chrono::steady_clock::now();
     ack.last_seq = batch_.last_seq;
     ack.applied_ns = now_ns();
     commit(ack);
+    stats_.commit_s += since(t0);
+    stats_.batches++;
+    stats_.bytes += got_bytes_;
     return ack;
 }
 

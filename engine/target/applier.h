@@ -26,6 +26,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <cbtrep/wire.h>
@@ -60,6 +61,17 @@ struct ReplicaSpec {
     std::vector<std::string> allowed_clients; // certificate CN/SAN names; "*" = any
 };
 
+// Where apply time goes (seconds), for the engine benchmark's per-stage breakdown.
+struct ApplyStats {
+    uint64_t batches = 0;
+    uint64_t bytes = 0;  // decoded bytes applied
+    double decode_s = 0; // lz4 decode + digest check
+    double undo_s = 0;   // reading old bytes, writing and syncing the undo log
+    double write_s = 0;  // replica writes and zeroing
+    double sync_s = 0;   // replica fdatasync at batch end
+    double commit_s = 0; // state file replace + undo log reset
+};
+
 class Applier
 {
   public:
@@ -84,6 +96,8 @@ class Applier
     // Rolls back the batch in progress, if any. Never throws; logs instead.
     void abort() noexcept;
     bool in_batch() const noexcept { return in_batch_; }
+    // Counters since the last call; resets them.
+    ApplyStats take_stats() noexcept { return std::exchange(stats_, ApplyStats{}); }
 
   private:
     struct Staged {
@@ -115,6 +129,7 @@ class Applier
     std::vector<uint8_t> stage_;
     size_t stage_used_ = 0;
     std::vector<Staged> staged_;
+    ApplyStats stats_;
 };
 
 } // namespace cbtrep::target

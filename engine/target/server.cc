@@ -266,6 +266,26 @@ void Server::session(FrameConn &conn, Worker *self)
 
     uint64_t replica_bytes = ap.replica_bytes();
     uint64_t batch_id = 0;
+    ap.take_stats();
+    auto started = std::chrono::steady_clock::now();
+    // One line per connection says where apply time went (engine benchmark breakdown).
+    struct Summary {
+        Applier &ap;
+        const std::string &name;
+        std::chrono::steady_clock::time_point t0;
+        ~Summary()
+        {
+            ApplyStats st = ap.take_stats();
+            if (!st.batches)
+                return;
+            double secs =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            log_info("replica ", name, ": applied ", st.batches, " batches, ", st.bytes / 1048576.0,
+                     " MiB in ", secs, " s; decode+digest ", st.decode_s, " s, undo ", st.undo_s,
+                     " s, write ", st.write_s, " s, sync ", st.sync_s, " s, commit ", st.commit_s,
+                     " s");
+        }
+    } summary{ap, name, started};
     try {
         for (;;) {
             if (stop_ && *stop_) {

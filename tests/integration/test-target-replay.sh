@@ -15,6 +15,9 @@ target_config vm1 vm1.img $((MIB << 20)) engine1
 start_target
 
 wi replay --replica vm1 --stream s.str --window 4 >replay1.out || fail "replay failed"
+log_since 0 "applied 150 batches, .* MiB in .* s; decode\+digest .* undo .* write .* sync .* commit" ||
+    fail "target did not log the apply breakdown"
+log "$(grep -m1 "applied 150 batches" target.log | sed "s/.*: replica/replica/")"
 [ "$(sha vm1.img)" = "$(sha expected.img)" ] || fail "replica differs from the source after replay"
 log "replica equals source ($(cat replay1.out))"
 
