@@ -13,7 +13,7 @@ requires openssl python3 sha256sum od
 N=${CBTREP_KILL_ITERATIONS:-20}
 setup_certs
 # DATA-mode records only, so the source at any batch boundary can be rebuilt from the journal.
-gen_history --device-mib 32 --total-mib 512 --batch-mib 1 --meta-share 0 --tags 4 --seed 77
+gen_history --device-mib 32 --total-mib 640 --batch-mib 1 --meta-share 0 --tags 4 --seed 77
 target_config disk0 "$WORK/replica.img" $((32 << 20)) engine1
 start_target
 ENGINE_PORT=$PORT
@@ -30,12 +30,12 @@ kills=0
 seq_now=0
 for i in $(seq "$N"); do
     # Let the engine reconnect (it backs off) and commit something, then kill at random.
-    for _ in $(seq 200); do
+    for _ in $(seq 400); do
         [ -f state/disk0.state ] && [ "$(state_seq)" -gt "$seq_now" ] && break
         kill -0 "$ENGINE_PID" 2>/dev/null || break
-        sleep 0.1
+        sleep 0.05
     done
-    sleep "0.$((50 + RANDOM % 400))"
+    sleep "$(printf '0.%03d' $((20 + RANDOM % 180)))"
     kill -0 "$ENGINE_PID" 2>/dev/null || break # drained already
     kill_target
     kills=$((kills + 1))
