@@ -236,7 +236,7 @@ qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp "$smp" -m "$mem"
 	-nodefaults -no-user-config -display none -no-reboot
 	-serial "$serial" -monitor none
 	-kernel "$kroot/boot/vmlinuz-$release" -initrd "$run_dir/initramfs.cpio"
-	-append "console=ttyS0 panic=-1 quiet printk.time=1 $append"
+	-append "console=ttyS0 panic=-1 quiet printk.time=1 no_timer_check $append"
 	"${drive_args[@]}" "${net_args[@]}")
 printf '%q ' "${qemu[@]}" >"$run_dir/qemu-cmdline.txt"
 kt_log "booting $release, scenario $scenario (timeout ${timeout}s, log $log)"
