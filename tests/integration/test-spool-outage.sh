@@ -36,7 +36,9 @@ spool_bytes=$(du -sb "$WORK/spool" | cut -f1)
 log "target away: source fully committed, spool holds $segs segment(s), $spool_bytes bytes"
 [ "$segs" -ge 2 ] || engine_fail "expected the spool to grow past one 8 MiB segment, got $segs"
 [ "$spool_bytes" -ge $((size / 2)) ] || engine_fail "spool holds $spool_bytes bytes of a $size-byte journal"
-grep -q "connect" "$WORK/engine.log" || engine_fail "no connection attempt logged"
+# The spool may drain the journal before the sender's first attempt: wait for it.
+for _ in $(seq 300); do grep -q "connect" "$WORK/engine.log" && break; sleep 0.1; done
+grep -q "connect" "$WORK/engine.log" || engine_fail "no connection attempt logged within 30 s"
 
 start_target
 log "target up on port $PORT"
