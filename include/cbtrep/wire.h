@@ -50,43 +50,44 @@ extern "C" {
 #define CBT_WIRE_VERSION_MIN 1
 #define CBT_WIRE_VERSION_MAX 1
 
-#define CBT_WIRE_MAX_BODY    512u
-#define CBT_WIRE_MAX_EXTENT  (4u << 20) /* decoded bytes of a RAW or LZ4 extent */
+#define CBT_WIRE_MAX_BODY 512u
+#define CBT_WIRE_MAX_EXTENT (4u << 20) /* decoded bytes of a RAW or LZ4 extent */
 /* LZ4_COMPRESSBOUND(CBT_WIRE_MAX_EXTENT): the worst case of incompressible input. */
 #define CBT_WIRE_MAX_PAYLOAD (CBT_WIRE_MAX_EXTENT + CBT_WIRE_MAX_EXTENT / 255u + 16u)
-#define CBT_WIRE_MAX_ZERO    (1ull << 40) /* one ZERO/DISCARD extent: 1 TiB */
-#define CBT_WIRE_MAX_EXTENTS (1u << 20)   /* EXTENT frames in one batch */
-#define CBT_WIRE_MAX_TAGS    64u          /* TAG frames in one batch */
-#define CBT_WIRE_MAX_WINDOW  64u          /* unacknowledged batches a target may allow */
-#define CBT_WIRE_ALIGN       512u         /* extent offsets and lengths */
-#define CBT_WIRE_MSG_LEN     240          /* ERROR message, NUL-terminated */
-#define CBT_WIRE_DIGEST_LEN  16           /* XXH3-128 */
-#define CBT_WIRE_ID_LEN      16           /* device, replica and engine identities */
+#define CBT_WIRE_MAX_ZERO (1ull << 40)	/* one ZERO/DISCARD extent: 1 TiB */
+#define CBT_WIRE_MAX_EXTENTS (1u << 20) /* EXTENT frames in one batch */
+#define CBT_WIRE_MAX_TAGS 64u		/* TAG frames in one batch */
+#define CBT_WIRE_MAX_WINDOW 64u		/* unacknowledged batches a target may allow */
+#define CBT_WIRE_ALIGN 512u		/* extent offsets and lengths */
+#define CBT_WIRE_MSG_LEN 240		/* ERROR message, NUL-terminated */
+#define CBT_WIRE_DIGEST_LEN 16		/* XXH3-128 */
+#define CBT_WIRE_ID_LEN 16		/* device, replica and engine identities */
 
 enum cbt_wire_type {
-	CBT_WT_HELLO = 1,       /* client → target: who I am, what I want */
-	CBT_WT_HELLO_OK = 2,    /* target → client: accepted, where the replica stands */
-	CBT_WT_ERROR = 3,       /* either way: why the connection ends */
+	CBT_WT_HELLO = 1,	/* client → target: who I am, what I want */
+	CBT_WT_HELLO_OK = 2,	/* target → client: accepted, where the replica stands */
+	CBT_WT_ERROR = 3,	/* either way: why the connection ends */
 	CBT_WT_BATCH_BEGIN = 4, /* client: a batch starts */
-	CBT_WT_EXTENT = 5,      /* client: one range of the batch (payload for RAW/LZ4) */
-	CBT_WT_TAG = 6,         /* client: a consistency tag inside the batch */
-	CBT_WT_BATCH_END = 7,   /* client: the batch ends; totals for cross-check */
-	CBT_WT_ACK = 8,         /* target: a batch is durable on the replica */
-	CBT_WT_PING = 9,        /* either: liveness; the peer answers PONG with the same nonce */
+	CBT_WT_EXTENT = 5,	/* client: one range of the batch (payload for RAW/LZ4) */
+	CBT_WT_TAG = 6,		/* client: a consistency tag inside the batch */
+	CBT_WT_BATCH_END = 7,	/* client: the batch ends; totals for cross-check */
+	CBT_WT_ACK = 8,		/* target: a batch is durable on the replica */
+	CBT_WT_PING = 9,	/* either: liveness; the peer answers PONG with the same nonce */
 	CBT_WT_PONG = 10,
-	CBT_WT_RS_BEGIN = 11,    /* client: this connection becomes a resync/verify session */
+	CBT_WT_RS_BEGIN = 11,	 /* client: this connection becomes a resync/verify session */
 	CBT_WT_RS_BEGIN_OK = 12, /* target: geometry accepted, sizes match */
-	CBT_WT_RS_HASH_REQ = 13, /* client: hashes of a region, its blocks, leaves (payload: items) */
-	CBT_WT_RS_HASHES = 14,   /* target: the answer, in request order (payload: the hashes) */
-	CBT_WT_RS_FLUSH = 15,    /* client: make every resync EXTENT so far durable */
-	CBT_WT_RS_FLUSHED = 16,  /* target: done, same flush_id */
+	CBT_WT_RS_HASH_REQ =
+		13,	       /* client: hashes of a region, its blocks, leaves (payload: items) */
+	CBT_WT_RS_HASHES = 14, /* target: the answer, in request order (payload: the hashes) */
+	CBT_WT_RS_FLUSH = 15,  /* client: make every resync EXTENT so far durable */
+	CBT_WT_RS_FLUSHED = 16, /* target: done, same flush_id */
 	CBT_WT_MAX = 16,
 };
 
 struct cbt_wire_hdr {
-	uint32_t magic;       /* CBT_MAGIC_WIRE */
+	uint32_t magic;	      /* CBT_MAGIC_WIRE */
 	uint16_t version;     /* protocol version (see CBT_WIRE_VERSION_*) */
-	uint16_t type;        /* enum cbt_wire_type */
+	uint16_t type;	      /* enum cbt_wire_type */
 	uint32_t body_len;    /* bytes of body after the header: exactly the type's body size */
 	uint32_t payload_len; /* bytes after the body: EXTENT only, else 0 */
 	uint64_t reserved;    /* 0 */
@@ -99,17 +100,17 @@ CBT_ASSERT_OFFSET(struct cbt_wire_hdr, hdr_crc, 28);
 
 /* HELLO: the client names the replica it wants and describes the source device. */
 struct cbt_wire_hello {
-	uint16_t version_min;          /* lowest protocol version the client speaks, >= 1 */
-	uint16_t version_max;          /* highest, >= version_min */
-	uint32_t flags;                /* 0 */
-	char replica[CBT_NAME_LEN];    /* replica name on the target, cbt_name_valid() */
+	uint16_t version_min;		    /* lowest protocol version the client speaks, >= 1 */
+	uint16_t version_max;		    /* highest, >= version_min */
+	uint32_t flags;			    /* 0 */
+	char replica[CBT_NAME_LEN];	    /* replica name on the target, cbt_name_valid() */
 	uint8_t device_id[CBT_WIRE_ID_LEN]; /* identity of the source device, zero = unknown */
-	uint64_t device_bytes;         /* source device size, nonzero multiple of 512 */
-	uint32_t granularity;          /* source bitmap granularity, cbt_granularity_valid() */
-	uint32_t reserved0;            /* 0 */
+	uint64_t device_bytes;		    /* source device size, nonzero multiple of 512 */
+	uint32_t granularity;		    /* source bitmap granularity, cbt_granularity_valid() */
+	uint32_t reserved0;		    /* 0 */
 	uint8_t engine_id[CBT_WIRE_ID_LEN]; /* identity of the engine instance (logged) */
-	char source[CBT_NAME_LEN];     /* source device name at the engine (logged) */
-	uint64_t reserved1[4];         /* 0 */
+	char source[CBT_NAME_LEN];	    /* source device name at the engine (logged) */
+	uint64_t reserved1[4];		    /* 0 */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_hello, 152);
 CBT_ASSERT_OFFSET(struct cbt_wire_hello, device_id, 40);
@@ -118,64 +119,64 @@ CBT_ASSERT_OFFSET(struct cbt_wire_hello, source, 88);
 
 /* HELLO_OK: where the replica stands, so the client resumes after applied_seq. */
 struct cbt_wire_hello_ok {
-	uint16_t version;              /* chosen protocol version, within the client's range */
-	uint16_t reserved0;            /* 0 */
-	uint32_t flags;                /* CBT_WHO_* */
-	uint64_t replica_bytes;        /* size of the replica, >= the source's device_bytes */
-	uint64_t applied_seq;          /* last sequence number durably applied, 0 = none */
-	uint64_t applied_batch_id;     /* batch id of that batch, 0 = none */
+	uint16_t version;	   /* chosen protocol version, within the client's range */
+	uint16_t reserved0;	   /* 0 */
+	uint32_t flags;		   /* CBT_WHO_* */
+	uint64_t replica_bytes;	   /* size of the replica, >= the source's device_bytes */
+	uint64_t applied_seq;	   /* last sequence number durably applied, 0 = none */
+	uint64_t applied_batch_id; /* batch id of that batch, 0 = none */
 	uint8_t replica_id[CBT_WIRE_ID_LEN]; /* identity of the replica (random at creation) */
 	uint8_t device_id[CBT_WIRE_ID_LEN];  /* source device the replica is bound to */
-	uint32_t max_window;           /* batches the client may send before waiting for ACK */
-	uint32_t max_extent;           /* largest decoded RAW/LZ4 extent accepted */
-	uint64_t consistent_seq;       /* last seq at which the replica was consistent */
-	uint64_t reserved1[3];         /* 0 */
+	uint32_t max_window;	 /* batches the client may send before waiting for ACK */
+	uint32_t max_extent;	 /* largest decoded RAW/LZ4 extent accepted */
+	uint64_t consistent_seq; /* last seq at which the replica was consistent */
+	uint64_t reserved1[3];	 /* 0 */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_hello_ok, 104);
 CBT_ASSERT_OFFSET(struct cbt_wire_hello_ok, replica_id, 32);
 CBT_ASSERT_OFFSET(struct cbt_wire_hello_ok, max_window, 64);
 
 #define CBT_WHO_NEW_REPLICA (1u << 0) /* the replica has never applied a batch */
-#define CBT_WHO_CONSISTENT  (1u << 1) /* the replica is at a consistent point now */
-#define CBT_WHO_ALL         0x3u
+#define CBT_WHO_CONSISTENT (1u << 1)  /* the replica is at a consistent point now */
+#define CBT_WHO_ALL 0x3u
 
 /* ERROR codes. The FATAL flag, not the code, tells the client whether to retry. */
 enum cbt_wire_error_code {
-	CBT_WERR_PROTOCOL = 1,        /* malformed or unexpected frame (recoverable) */
-	CBT_WERR_VERSION = 2,         /* no common protocol version (fatal) */
-	CBT_WERR_AUTH = 3,            /* client identity not allowed for the replica (fatal) */
+	CBT_WERR_PROTOCOL = 1,	      /* malformed or unexpected frame (recoverable) */
+	CBT_WERR_VERSION = 2,	      /* no common protocol version (fatal) */
+	CBT_WERR_AUTH = 3,	      /* client identity not allowed for the replica (fatal) */
 	CBT_WERR_UNKNOWN_REPLICA = 4, /* no replica of that name (fatal) */
-	CBT_WERR_IDENTITY = 5,        /* source device differs from the replica's (fatal) */
-	CBT_WERR_SIZE = 6,            /* replica smaller than the source device (fatal) */
-	CBT_WERR_SEQUENCE = 7,        /* batch does not follow the last applied one (fatal) */
-	CBT_WERR_BUSY = 8,            /* replica in use by another connection (recoverable) */
-	CBT_WERR_DISK_FULL = 9,       /* ENOSPC on the target, nothing half-applied (recoverable) */
-	CBT_WERR_IO = 10,             /* I/O error on the target (recoverable) */
-	CBT_WERR_SHUTDOWN = 11,       /* target is stopping (recoverable) */
-	CBT_WERR_INTERNAL = 12,       /* bug or resource shortage on the target (recoverable) */
-	CBT_WERR_DIGEST = 13,         /* extent digest mismatch after decoding (recoverable) */
-	CBT_WERR_TIMEOUT = 14,        /* peer silent for too long (recoverable) */
+	CBT_WERR_IDENTITY = 5,	      /* source device differs from the replica's (fatal) */
+	CBT_WERR_SIZE = 6,	      /* replica smaller than the source device (fatal) */
+	CBT_WERR_SEQUENCE = 7,	      /* batch does not follow the last applied one (fatal) */
+	CBT_WERR_BUSY = 8,	      /* replica in use by another connection (recoverable) */
+	CBT_WERR_DISK_FULL = 9,	      /* ENOSPC on the target, nothing half-applied (recoverable) */
+	CBT_WERR_IO = 10,	      /* I/O error on the target (recoverable) */
+	CBT_WERR_SHUTDOWN = 11,	      /* target is stopping (recoverable) */
+	CBT_WERR_INTERNAL = 12,	      /* bug or resource shortage on the target (recoverable) */
+	CBT_WERR_DIGEST = 13,	      /* extent digest mismatch after decoding (recoverable) */
+	CBT_WERR_TIMEOUT = 14,	      /* peer silent for too long (recoverable) */
 	CBT_WERR_MAX = 14,
 };
 
 #define CBT_WERR_F_FATAL (1u << 0) /* do not retry: an operator must act */
-#define CBT_WERR_F_ALL   0x1u
+#define CBT_WERR_F_ALL 0x1u
 
 struct cbt_wire_error {
-	uint32_t code;                  /* enum cbt_wire_error_code */
-	uint32_t flags;                 /* CBT_WERR_F_* */
-	uint64_t batch_id;              /* batch concerned, 0 = none */
+	uint32_t code;			/* enum cbt_wire_error_code */
+	uint32_t flags;			/* CBT_WERR_F_* */
+	uint64_t batch_id;		/* batch concerned, 0 = none */
 	char message[CBT_WIRE_MSG_LEN]; /* human-readable, NUL-terminated */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_error, 256);
 
 /* Batch flags (BATCH_BEGIN). */
 #define CBT_WB_CONSISTENT (1u << 0) /* the replica is crash-consistent at the end of the batch */
-#define CBT_WB_HAS_TAG    (1u << 1) /* TAG frames follow (nr_tags > 0) */
-#define CBT_WB_HAS_GAP    (1u << 2) /* the source batch held a GAP record (logged) */
-#define CBT_WB_SEQ_JUMP   (1u << 3) /* first_seq may skip past applied_seq + 1 (resync, sync) */
-#define CBT_WB_INITIAL    (1u << 4) /* part of the initial full copy */
-#define CBT_WB_ALL        0x1fu
+#define CBT_WB_HAS_TAG (1u << 1)    /* TAG frames follow (nr_tags > 0) */
+#define CBT_WB_HAS_GAP (1u << 2)    /* the source batch held a GAP record (logged) */
+#define CBT_WB_SEQ_JUMP (1u << 3)   /* first_seq may skip past applied_seq + 1 (resync, sync) */
+#define CBT_WB_INITIAL (1u << 4)    /* part of the initial full copy */
+#define CBT_WB_ALL 0x1fu
 
 struct cbt_wire_batch_begin {
 	uint64_t batch_id;     /* nonzero; the ACK names it */
@@ -183,9 +184,9 @@ struct cbt_wire_batch_begin {
 	uint64_t last_seq;     /* last, >= first_seq; resume point after the ACK */
 	uint32_t nr_extents;   /* EXTENT frames that follow, <= CBT_WIRE_MAX_EXTENTS */
 	uint32_t nr_tags;      /* TAG frames that follow, <= CBT_WIRE_MAX_TAGS */
-	uint16_t mode;         /* enum cbt_mode of the source batch */
+	uint16_t mode;	       /* enum cbt_mode of the source batch */
 	uint16_t reserved0;    /* 0 */
-	uint32_t flags;        /* CBT_WB_* */
+	uint32_t flags;	       /* CBT_WB_* */
 	uint64_t timestamp_ns; /* newest write time in the batch (lag reporting) */
 	uint64_t total_bytes;  /* sum of the extents' decoded lengths */
 	uint64_t reserved1;    /* 0 */
@@ -195,8 +196,8 @@ CBT_ASSERT_OFFSET(struct cbt_wire_batch_begin, mode, 32);
 CBT_ASSERT_OFFSET(struct cbt_wire_batch_begin, total_bytes, 48);
 
 enum cbt_wire_encoding {
-	CBT_WE_RAW = 1,     /* payload is the bytes, payload_len == length */
-	CBT_WE_LZ4 = 2,     /* payload is one LZ4 block decoding to exactly length bytes */
+	CBT_WE_RAW = 1,	    /* payload is the bytes, payload_len == length */
+	CBT_WE_LZ4 = 2,	    /* payload is one LZ4 block decoding to exactly length bytes */
 	CBT_WE_ZERO = 3,    /* range reads back as zeroes; no payload */
 	CBT_WE_DISCARD = 4, /* range discarded; replicas zero it; no payload */
 	CBT_WE_MAX = 4,
@@ -206,53 +207,54 @@ struct cbt_wire_extent {
 	uint64_t offset;      /* byte offset in the replica, multiple of CBT_WIRE_ALIGN */
 	uint64_t length;      /* decoded bytes, nonzero multiple of CBT_WIRE_ALIGN */
 	uint16_t encoding;    /* enum cbt_wire_encoding */
-	uint16_t flags;       /* 0 */
+	uint16_t flags;	      /* 0 */
 	uint32_t encoded_len; /* payload bytes; equals the header's payload_len */
-	uint64_t seq;         /* sequence number of the record it came from, 0 = unknown */
-	uint8_t digest[CBT_WIRE_DIGEST_LEN]; /* XXH3-128 of the decoded bytes; zero for ZERO/DISCARD */
-	uint32_t index;       /* position in the batch, 0 .. nr_extents-1 */
-	uint32_t reserved;    /* 0 */
+	uint64_t seq;	      /* sequence number of the record it came from, 0 = unknown */
+	uint8_t digest[CBT_WIRE_DIGEST_LEN]; /* XXH3-128 of the decoded bytes; zero for ZERO/DISCARD
+					      */
+	uint32_t index;			     /* position in the batch, 0 .. nr_extents-1 */
+	uint32_t reserved;		     /* 0 */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_extent, 56);
 CBT_ASSERT_OFFSET(struct cbt_wire_extent, digest, 32);
 
 struct cbt_wire_tag {
-	uint64_t tag_id;             /* same id on every device of the tag's group */
-	uint64_t timestamp_ns;       /* when the tag was cut */
-	uint64_t seq;                /* sequence number of the TAG record */
-	uint32_t flags;              /* CBT_TAG_* (record.h) */
-	uint32_t nr_devices;         /* devices in the group, 1..CBT_TAG_MAX_DEVICES */
+	uint64_t tag_id;	     /* same id on every device of the tag's group */
+	uint64_t timestamp_ns;	     /* when the tag was cut */
+	uint64_t seq;		     /* sequence number of the TAG record */
+	uint32_t flags;		     /* CBT_TAG_* (record.h) */
+	uint32_t nr_devices;	     /* devices in the group, 1..CBT_TAG_MAX_DEVICES */
 	char name[CBT_TAG_NAME_LEN]; /* NUL-terminated */
-	uint32_t index;              /* position among the batch's tags */
-	uint32_t reserved;           /* 0 */
+	uint32_t index;		     /* position among the batch's tags */
+	uint32_t reserved;	     /* 0 */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_tag, 104);
 CBT_ASSERT_OFFSET(struct cbt_wire_tag, name, 32);
 
 struct cbt_wire_batch_end {
-	uint64_t batch_id;      /* as in BATCH_BEGIN */
-	uint32_t nr_extents;    /* EXTENT frames sent */
-	uint32_t nr_tags;       /* TAG frames sent */
-	uint64_t total_bytes;   /* sum of decoded lengths sent */
+	uint64_t batch_id;	/* as in BATCH_BEGIN */
+	uint32_t nr_extents;	/* EXTENT frames sent */
+	uint32_t nr_tags;	/* TAG frames sent */
+	uint64_t total_bytes;	/* sum of decoded lengths sent */
 	uint64_t payload_bytes; /* sum of payload bytes sent */
-	uint64_t reserved;      /* 0 */
+	uint64_t reserved;	/* 0 */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_batch_end, 40);
 
 #define CBT_WA_DUPLICATE (1u << 0) /* already applied earlier: acknowledged, not re-applied */
-#define CBT_WA_ALL       0x1u
+#define CBT_WA_ALL 0x1u
 
 struct cbt_wire_ack {
-	uint64_t batch_id;    /* the batch now durable */
-	uint64_t last_seq;    /* every seq <= this is durable on the replica */
-	uint32_t flags;       /* CBT_WA_* */
-	uint32_t reserved0;   /* 0 */
-	uint64_t applied_ns;  /* target wall clock when it became durable */
+	uint64_t batch_id;   /* the batch now durable */
+	uint64_t last_seq;   /* every seq <= this is durable on the replica */
+	uint32_t flags;	     /* CBT_WA_* */
+	uint32_t reserved0;  /* 0 */
+	uint64_t applied_ns; /* target wall clock when it became durable */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_ack, 32);
 
 struct cbt_wire_ping {
-	uint64_t nonce;   /* echoed by PONG */
+	uint64_t nonce;	  /* echoed by PONG */
 	uint64_t time_ns; /* sender's wall clock */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_ping, 16);
@@ -263,22 +265,22 @@ CBT_ASSERT_SIZE(struct cbt_wire_ping, 16);
  * of its leaves' hashes, a region's that of its blocks' hashes.
  */
 #define CBT_WRS_HASH_XXH3_128 1 /* XXH3-128, low64 then high64, little-endian: 16 bytes */
-#define CBT_WRS_HASH_SHA256   2 /* SHA-256: 32 bytes */
-#define CBT_WRS_MAX_HASH_LEN  32
-#define CBT_WRS_MAX_REGION    (1ull << 30)
+#define CBT_WRS_HASH_SHA256 2	/* SHA-256: 32 bytes */
+#define CBT_WRS_MAX_HASH_LEN 32
+#define CBT_WRS_MAX_REGION (1ull << 30)
 /* Leaves per region: bounds every RS_HASHES payload (at most this many 32-byte hashes). */
-#define CBT_WRS_MAX_LEAVES    (1u << 17)
+#define CBT_WRS_MAX_LEAVES (1u << 17)
 
 #define CBT_WRS_VERIFY (1u << 0) /* read-only session: the target refuses EXTENT frames */
-#define CBT_WRS_ALL    0x1u
+#define CBT_WRS_ALL 0x1u
 
 struct cbt_wire_rs_begin {
 	uint64_t region_bytes; /* power of two, block_bytes .. CBT_WRS_MAX_REGION */
 	uint32_t block_bytes;  /* power of two, leaf_bytes .. region_bytes */
 	uint32_t leaf_bytes;   /* power of two, >= 512; region / leaf <= CBT_WRS_MAX_LEAVES */
-	uint16_t hash;         /* CBT_WRS_HASH_* */
+	uint16_t hash;	       /* CBT_WRS_HASH_* */
 	uint16_t reserved0;    /* 0 */
-	uint32_t flags;        /* CBT_WRS_* */
+	uint32_t flags;	       /* CBT_WRS_* */
 	uint64_t device_bytes; /* source size; the target refuses a replica of another size */
 	uint64_t reserved1[2]; /* 0 */
 };
@@ -288,9 +290,9 @@ CBT_ASSERT_OFFSET(struct cbt_wire_rs_begin, device_bytes, 24);
 
 struct cbt_wire_rs_begin_ok {
 	uint64_t replica_bytes; /* equals the RS_BEGIN device_bytes */
-	uint32_t flags;         /* the RS_BEGIN flags, echoed */
-	uint32_t reserved0;     /* 0 */
-	uint64_t reserved1[2];  /* 0 */
+	uint32_t flags;		/* the RS_BEGIN flags, echoed */
+	uint32_t reserved0;	/* 0 */
+	uint64_t reserved1[2];	/* 0 */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_rs_begin_ok, 32);
 
@@ -305,7 +307,7 @@ enum cbt_wire_rs_kind {
 struct cbt_wire_rs_hash_req {
 	uint64_t req_id;   /* nonzero, +1 per request; echoed by RS_HASHES */
 	uint64_t region;   /* region index (REHASH: the region the ranges lie in) */
-	uint16_t kind;     /* enum cbt_wire_rs_kind */
+	uint16_t kind;	   /* enum cbt_wire_rs_kind */
 	uint16_t reserved; /* 0 */
 	uint32_t nr_items; /* LEAVES, REHASH: 1..CBT_WRS_MAX_LEAVES; else 0 */
 };
@@ -314,7 +316,7 @@ CBT_ASSERT_SIZE(struct cbt_wire_rs_hash_req, 24);
 struct cbt_wire_rs_hashes {
 	uint64_t req_id;    /* of the request answered */
 	uint64_t region;    /* as in the request */
-	uint16_t kind;      /* as in the request */
+	uint16_t kind;	    /* as in the request */
 	uint16_t hash_len;  /* 16 (XXH3-128) or 32 (SHA-256) */
 	uint32_t nr_hashes; /* <= CBT_WRS_MAX_LEAVES; payload is nr_hashes * hash_len bytes */
 };
@@ -330,7 +332,7 @@ CBT_ASSERT_SIZE(struct cbt_wire_rs_flush, 16);
 
 enum cbt_wire_err {
 	CBT_WIRE_OK = 0,
-	CBT_WIRE_E_TRUNCATED,     /* fewer bytes than the header or body needs */
+	CBT_WIRE_E_TRUNCATED, /* fewer bytes than the header or body needs */
 	CBT_WIRE_E_MAGIC,
 	CBT_WIRE_E_VERSION,
 	CBT_WIRE_E_HDR_CRC,
@@ -383,7 +385,8 @@ CBT_INLINE const char *cbt_wire_err_str(int err)
 	case CBT_WIRE_E_BODY_CRC: return "frame body checksum mismatch";
 	case CBT_WIRE_E_TYPE: return "unknown frame type";
 	case CBT_WIRE_E_BODY_LEN: return "body length does not match the frame type";
-	case CBT_WIRE_E_PAYLOAD_LEN: return "payload length not allowed for the frame or above the limit";
+	case CBT_WIRE_E_PAYLOAD_LEN:
+		return "payload length not allowed for the frame or above the limit";
 	case CBT_WIRE_E_RESERVED: return "reserved field not zero";
 	case CBT_WIRE_E_FLAGS: return "unknown flags";
 	case CBT_WIRE_E_VERSION_RANGE: return "bad protocol version range";
@@ -529,7 +532,7 @@ CBT_INLINE int cbt_wire_hdr_check(const struct cbt_wire_hdr *h, uint16_t version
 	if (h->body_len != cbt_wire_body_size(h->type))
 		return CBT_WIRE_E_BODY_LEN;
 	if (cbt_wire_type_has_payload(h->type) ? h->payload_len > CBT_WIRE_MAX_PAYLOAD
-						: h->payload_len != 0)
+					       : h->payload_len != 0)
 		return CBT_WIRE_E_PAYLOAD_LEN;
 	return CBT_WIRE_OK;
 }
@@ -592,7 +595,8 @@ CBT_INLINE int cbt_wire_hello_ok_check(const struct cbt_wire_hello_ok *b)
 	if (!b->max_window || b->max_window > CBT_WIRE_MAX_WINDOW || !b->max_extent ||
 	    b->max_extent > CBT_WIRE_MAX_EXTENT || b->max_extent % CBT_WIRE_ALIGN)
 		return CBT_WIRE_E_WINDOW;
-	if ((b->applied_seq == 0) != (b->applied_batch_id == 0) || b->consistent_seq > b->applied_seq)
+	if ((b->applied_seq == 0) != (b->applied_batch_id == 0) ||
+	    b->consistent_seq > b->applied_seq)
 		return CBT_WIRE_E_SEQ_RANGE;
 	return CBT_WIRE_OK;
 }
@@ -770,14 +774,9 @@ CBT_INLINE int cbt_wire_rs_hash_req_check(const struct cbt_wire_rs_hash_req *r,
 			return CBT_WIRE_E_RS_KIND;
 		item = 0;
 		break;
-	case CBT_WRS_LEAVES:
-		item = 4;
-		break;
-	case CBT_WRS_REHASH:
-		item = 16;
-		break;
-	default:
-		return CBT_WIRE_E_RS_KIND;
+	case CBT_WRS_LEAVES: item = 4; break;
+	case CBT_WRS_REHASH: item = 16; break;
+	default: return CBT_WIRE_E_RS_KIND;
 	}
 	if (item && (!r->nr_items || r->nr_items > CBT_WRS_MAX_LEAVES))
 		return CBT_WIRE_E_RS_KIND;

@@ -158,8 +158,7 @@ enum cbt_rearm_err cbt_rearm_check(const void *buf, size_t len, struct cbt_rearm
 		return CBT_REARM_E_NAME;
 	if (!cbt_disk_id_valid(&r.tracked) || !cbt_disk_id_valid(&r.meta_disk))
 		return CBT_REARM_E_IDENTITY;
-	if (!r.granularity || r.meta_size < CBT_META_AREA_SIZE ||
-	    r.meta_size % CBT_META_AREA_SIZE)
+	if (!r.granularity || r.meta_size < CBT_META_AREA_SIZE || r.meta_size % CBT_META_AREA_SIZE)
 		return CBT_REARM_E_PARAMS;
 	if (!extents_ok(&r))
 		return CBT_REARM_E_EXTENTS;

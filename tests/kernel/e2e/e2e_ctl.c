@@ -69,8 +69,9 @@ static int fs_ioctl(const char *mnt, unsigned long req, const char *what)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: cbtrep-e2e-ctl attach NAME DEVICE META [CAP_BYTES] | detach NAME |\n"
-			"       status NAME | tag NAME TAGNAME [app] | freeze MNT | thaw MNT\n");
+	fprintf(stderr,
+		"usage: cbtrep-e2e-ctl attach NAME DEVICE META [CAP_BYTES] | detach NAME |\n"
+		"       status NAME | tag NAME TAGNAME [app] | freeze MNT | thaw MNT\n");
 	return 2;
 }
 
@@ -107,9 +108,10 @@ int main(int argc, char **argv)
 		       "\nrecords_pending=%" PRIu64 "\nrecords_dropped=%" PRIu64
 		       "\nnext_seq=%" PRIu64 "\ncommitted_seq=%" PRIu64 "\nmem_used=%" PRIu64
 		       "\nmode_changes=%" PRIu64 "\ndirty_bits=%" PRIu64 "\n",
-		       s.mode, s.mode_reason, s.state, s.state_reason, cbt_reason_str(s.state_reason),
-		       s.writes_seen, s.bytes_seen, s.records, s.records_pending, s.records_dropped,
-		       s.next_seq, s.committed_seq, s.mem_used, s.mode_changes, s.dirty_bits);
+		       s.mode, s.mode_reason, s.state, s.state_reason,
+		       cbt_reason_str(s.state_reason), s.writes_seen, s.bytes_seen, s.records,
+		       s.records_pending, s.records_dropped, s.next_seq, s.committed_seq,
+		       s.mem_used, s.mode_changes, s.dirty_bits);
 		return 0;
 	}
 	if (!strcmp(cmd, "tag") && (argc == 4 || argc == 5)) {

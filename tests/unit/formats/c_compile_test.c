@@ -6,9 +6,9 @@ uint32_t cbt_c_compile_probe(void);
 
 uint32_t cbt_c_compile_probe(void)
 {
-	struct cbt_record r;
+    struct cbt_record r;
 
-	cbt_rec_init(&r, CBT_REC_WRITE, 1, 0, 8, 0, 0);
-	cbt_rec_seal(&r, 0);
-	return (uint32_t)cbt_rec_check_hdr(&r, 0);
+    cbt_rec_init(&r, CBT_REC_WRITE, 1, 0, 8, 0, 0);
+    cbt_rec_seal(&r, 0);
+    return (uint32_t)cbt_rec_check_hdr(&r, 0);
 }

@@ -48,71 +48,70 @@ void winshim_log(const char *fmt, ...);
 
 /* Checks that stay on in release builds (assert() would vanish under NDEBUG). */
 #define SHIM_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: shim check failed: %s\n", __FILE__, __LINE__,      \
-				#cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: shim check failed: %s\n", __FILE__, __LINE__, #cond);          \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
 
 typedef union {
-	struct {
-		ULONG LowPart;
-		LONG HighPart;
-	} u;
-	LONGLONG QuadPart;
+    struct {
+        ULONG LowPart;
+        LONG HighPart;
+    } u;
+    LONGLONG QuadPart;
 } LARGE_INTEGER;
 
 typedef struct _LIST_ENTRY {
-	struct _LIST_ENTRY *Flink, *Blink;
+    struct _LIST_ENTRY *Flink, *Blink;
 } LIST_ENTRY, *PLIST_ENTRY;
 
 static inline void InitializeListHead(PLIST_ENTRY h)
 {
-	h->Flink = h->Blink = h;
+    h->Flink = h->Blink = h;
 }
 static inline BOOLEAN IsListEmpty(const LIST_ENTRY *h)
 {
-	return h->Flink == h;
+    return h->Flink == h;
 }
 static inline void InsertTailList(PLIST_ENTRY h, PLIST_ENTRY e)
 {
-	e->Flink = h;
-	e->Blink = h->Blink;
-	h->Blink->Flink = e;
-	h->Blink = e;
+    e->Flink = h;
+    e->Blink = h->Blink;
+    h->Blink->Flink = e;
+    h->Blink = e;
 }
 static inline BOOLEAN RemoveEntryList(PLIST_ENTRY e)
 {
-	e->Blink->Flink = e->Flink;
-	e->Flink->Blink = e->Blink;
-	return e->Flink == e->Blink;
+    e->Blink->Flink = e->Flink;
+    e->Flink->Blink = e->Blink;
+    return e->Flink == e->Blink;
 }
 
 typedef struct {
-	USHORT Length, MaximumLength;
-	PWCH Buffer;
+    USHORT Length, MaximumLength;
+    PWCH Buffer;
 } UNICODE_STRING, *PUNICODE_STRING;
 
 /* Opaque kernel objects the driver structs embed. */
 typedef struct {
-	int dummy;
+    int dummy;
 } IO_REMOVE_LOCK;
 typedef struct {
-	long refs;
+    long refs;
 } EX_RUNDOWN_REF;
 typedef struct {
-	int signaled;
+    int signaled;
 } KEVENT;
 typedef struct _DEVICE_OBJECT {
-	void *DeviceExtension;
+    void *DeviceExtension;
 } DEVICE_OBJECT, *PDEVICE_OBJECT;
 typedef struct _DRIVER_OBJECT {
-	int dummy;
+    int dummy;
 } DRIVER_OBJECT, *PDRIVER_OBJECT;
 typedef struct _IRP {
-	int dummy;
+    int dummy;
 } IRP, *PIRP;
 typedef NTSTATUS DRIVER_DISPATCH(PDEVICE_OBJECT, PIRP);
 typedef NTSTATUS DRIVER_ADD_DEVICE(PDRIVER_OBJECT, PDEVICE_OBJECT);
@@ -147,19 +146,19 @@ LARGE_INTEGER KeQueryPerformanceCounter(LARGE_INTEGER *freq);
 
 static inline LONG64 InterlockedIncrement64(volatile LONG64 *p)
 {
-	return ++*p;
+    return ++*p;
 }
 static inline LONG64 InterlockedExchangeAdd64(volatile LONG64 *p, LONG64 v)
 {
-	LONG64 o = *p;
-	*p += v;
-	return o;
+    LONG64 o = *p;
+    *p += v;
+    return o;
 }
 static inline PVOID InterlockedExchangePointer(PVOID volatile *p, PVOID v)
 {
-	PVOID o = *p;
-	*p = v;
-	return o;
+    PVOID o = *p;
+    *p = v;
+    return o;
 }
 
 #ifdef __cplusplus
