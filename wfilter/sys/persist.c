@@ -401,8 +401,8 @@ int cbt_persist_record_put(const char *name, const struct cbt_rearm_rec *r)
 	RtlInitUnicodeString(&val, CBT_REARM_VALUE);
 	if (NT_SUCCESS(devices_key(TRUE, &d))) {
 		if (NT_SUCCESS(device_key(d, wname, wide_name(name, wname), TRUE, KEY_WRITE, &h))) {
-			ok = NT_SUCCESS(ZwSetValueKey(h, &val, 0, REG_BINARY, (PVOID)r,
-						      sizeof(*r))) &&
+			ok = NT_SUCCESS(
+				     ZwSetValueKey(h, &val, 0, REG_BINARY, (PVOID)r, sizeof(*r))) &&
 			     NT_SUCCESS(ZwFlushKey(h));
 			ZwClose(h);
 		}
@@ -542,8 +542,8 @@ void cbt_persist_disk_started(struct cbt_filter *f)
 		return;
 	kb = cbt_persist_alloc(bsize);
 	rec = cbt_persist_alloc(sizeof(*rec));
-	for (i = 0; kb && rec && NT_SUCCESS(ZwEnumerateKey(d, i, KeyBasicInformation, kb, bsize,
-							       &got));
+	for (i = 0;
+	     kb && rec && NT_SUCCESS(ZwEnumerateKey(d, i, KeyBasicInformation, kb, bsize, &got));
 	     i++) {
 		if (!NT_SUCCESS(device_key(d, kb->Name, kb->NameLength / sizeof(WCHAR), FALSE,
 					   KEY_READ, &h)))

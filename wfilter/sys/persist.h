@@ -24,7 +24,7 @@
 #define CBT_PERSIST_MAX_EXT 8
 
 struct cbt_persist {
-	HANDLE file;	/* NULL: no persistence for this device (or raw only, at boot) */
+	HANDLE file; /* NULL: no persistence for this device (or raw only, at boot) */
 	/* Filled by track_core.c before the first write; when the location is verified,
 	 * persist.c completes it (metadata disk, extents) and stores it as the device's boot
 	 * re-arm record. NULL: no record. */

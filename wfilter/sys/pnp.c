@@ -121,7 +121,8 @@ static void query_disk_id(struct cbt_filter *f)
 			f->ident.mbr_signature = dl->Mbr.Signature;
 		} else if (dl->PartitionStyle == PARTITION_STYLE_GPT) {
 			f->ident.kind = CBT_DISK_ID_GPT;
-			RtlCopyMemory(f->ident.gpt_guid, &dl->Gpt.DiskId, sizeof(f->ident.gpt_guid));
+			RtlCopyMemory(f->ident.gpt_guid, &dl->Gpt.DiskId,
+				      sizeof(f->ident.gpt_guid));
 		}
 		if (!cbt_disk_id_valid(&f->ident))
 			RtlZeroMemory(&f->ident, sizeof(f->ident));

@@ -73,8 +73,8 @@ void cbt_track_unload(void);
  * gives RESYNC_REQUIRED with a reason. The tracker waits, listed and tracking, for
  * ATTACH of the same name on the same disk to adopt it.
  */
-void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec,
-		     const ULONG *meta_disk, const void *image, ULONG len, ULONG why);
+void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec, const ULONG *meta_disk,
+		     const void *image, ULONG len, ULONG why);
 /* START of a disk: re-armed trackers whose metadata lives on it and whose DIRTY header is
  * not written yet get it now. */
 void cbt_track_meta_disk_started(struct cbt_filter *f);

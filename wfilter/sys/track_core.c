@@ -326,8 +326,7 @@ static int adopt(struct cbt_track *t, struct cbt_filter *f, struct cbt_ioc_attac
 	t->armed = FALSE;
 	t->hdr_pending = FALSE;
 	attach_reply(t, a);
-	cbt_log("%s: re-armed tracker adopted by attach (%s)", t->name,
-		cbt_state_str(a->state));
+	cbt_log("%s: re-armed tracker adopted by attach (%s)", t->name, cbt_state_str(a->state));
 	return 0;
 }
 
@@ -722,8 +721,8 @@ static void boot_dirty(struct cbt_track *t)
 	}
 }
 
-void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec,
-		     const ULONG *meta_disk, const void *image, ULONG len, ULONG why)
+void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec, const ULONG *meta_disk,
+		     const void *image, ULONG len, ULONG why)
 {
 	struct cbt_tracker_params p = {0};
 	uint32_t found_state, found_reason, state, reason;

@@ -81,8 +81,8 @@ void cbt_track_unload(void)
 }
 
 /* Without the core nothing is tracked, so nothing is re-armed at boot either. */
-void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec,
-		     const ULONG *meta_disk, const void *image, ULONG len, ULONG why)
+void cbt_track_rearm(struct cbt_filter *f, const struct cbt_rearm_rec *rec, const ULONG *meta_disk,
+		     const void *image, ULONG len, ULONG why)
 {
 	UNREFERENCED_PARAMETER(f);
 	UNREFERENCED_PARAMETER(rec);
