@@ -230,6 +230,35 @@ struct cbt_ioc_bitmap_read {
 };
 CBT_ASSERT_SIZE(struct cbt_ioc_bitmap_read, 144);
 
+/*
+ * RESYNC: the engine's half of the resync-required state.
+ *
+ * CBT_RESYNC_REQUIRE sets state resync-required with the given reason (for example
+ * CBT_REASON_SPOOL_LIMIT when the engine had to drop its replication log): from then on
+ * the replica can only be made equal by a checksum resync.
+ *
+ * CBT_RESYNC_DONE says: "a checksum resync of the whole device that started after the
+ * BITMAP_CUT which returned `generation` has finished". The tracker clears resync-required
+ * (state back to dirty, reason none) only if nothing set it again after that cut; otherwise
+ * it answers EAGAIN and stays resync-required. Writes made during the resync are in the
+ * journal or the active bitmap, so they are replicated normally afterwards.
+ *
+ * Both ops report the state after the call in state / state_reason.
+ */
+#define CBT_RESYNC_REQUIRE 1u
+#define CBT_RESYNC_DONE 2u
+
+struct cbt_ioc_resync {
+	struct cbt_ioc_hdr hdr;
+	char name[CBT_NAME_LEN];
+	uint32_t op;	       /* in: CBT_RESYNC_* */
+	uint32_t reason;       /* in (REQUIRE): enum cbt_reason, not NONE */
+	uint64_t generation;   /* in (DONE): generation returned by the cut the resync followed */
+	uint32_t state;	       /* out: enum cbt_state */
+	uint32_t state_reason; /* out: enum cbt_reason */
+};
+CBT_ASSERT_SIZE(struct cbt_ioc_resync, 64);
+
 /* Request numbers, the same on both systems. */
 #define CBT_IOC_NR_VERSION 0x00
 #define CBT_IOC_NR_ATTACH 0x01
@@ -243,6 +272,7 @@ CBT_ASSERT_SIZE(struct cbt_ioc_bitmap_read, 144);
 #define CBT_IOC_NR_MARK_DIRTY 0x09
 #define CBT_IOC_NR_BITMAP_CUT 0x0a
 #define CBT_IOC_NR_BITMAP_READ 0x0b
+#define CBT_IOC_NR_RESYNC 0x0c
 
 #if defined(_WIN32) || defined(_KERNEL_MODE)
 /* CTL_CODE(0x8cb0, 0x800 + nr, METHOD_BUFFERED, FILE_READ_ACCESS | FILE_WRITE_ACCESS) */
@@ -260,6 +290,7 @@ CBT_ASSERT_SIZE(struct cbt_ioc_bitmap_read, 144);
 #define CBT_IOC_MARK_DIRTY CBT_WIN_CTL(CBT_IOC_NR_MARK_DIRTY)
 #define CBT_IOC_BITMAP_CUT CBT_WIN_CTL(CBT_IOC_NR_BITMAP_CUT)
 #define CBT_IOC_BITMAP_READ CBT_WIN_CTL(CBT_IOC_NR_BITMAP_READ)
+#define CBT_IOC_RESYNC CBT_WIN_CTL(CBT_IOC_NR_RESYNC)
 #else
 #define CBT_IOC_MAGIC 0xcb
 #define CBT_IOC_VERSION _IOWR(CBT_IOC_MAGIC, CBT_IOC_NR_VERSION, struct cbt_ioc_version)
@@ -274,6 +305,7 @@ CBT_ASSERT_SIZE(struct cbt_ioc_bitmap_read, 144);
 #define CBT_IOC_MARK_DIRTY _IOW(CBT_IOC_MAGIC, CBT_IOC_NR_MARK_DIRTY, struct cbt_ioc_mark_dirty)
 #define CBT_IOC_BITMAP_CUT _IOWR(CBT_IOC_MAGIC, CBT_IOC_NR_BITMAP_CUT, struct cbt_ioc_cut)
 #define CBT_IOC_BITMAP_READ _IOWR(CBT_IOC_MAGIC, CBT_IOC_NR_BITMAP_READ, struct cbt_ioc_bitmap_read)
+#define CBT_IOC_RESYNC _IOWR(CBT_IOC_MAGIC, CBT_IOC_NR_RESYNC, struct cbt_ioc_resync)
 #endif
 
 /* Checks the common header of an ioctl struct of type size. */
