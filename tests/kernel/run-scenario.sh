@@ -8,7 +8,7 @@
 #   --scenario-file PATH a guest script kept elsewhere (benchmarks: bench/tracking/tracking_guest.sh)
 #   --disk NAME:MIB      attach a raw virtio disk (repeatable; adds to the scenario's @disks)
 #   --net                user-mode networking (guest 10.0.2.15, host loopback is 10.0.2.2)
-#   --timeout SECONDS    whole-boot timeout (default: the scenario's @timeout, else 120)
+#   --timeout SECONDS    timeout of each boot (default: the scenario's @timeout, else 120)
 #   --smp N --mem MIB    guest CPUs (default 2) and memory (default 1024)
 #   --append ARGS        extra kernel command line
 #   --build-dir DIR      build tree (default <repo>/build or $CBTREP_BUILD_DIR)
@@ -18,6 +18,9 @@
 # Verdict: fails without a "CBTREP-SCENARIO: PASS" line, on a FAIL line, on timeout, or when
 # the kernel log shows BUG/WARNING/Oops/Call Trace/panic/hung task/RCU stall. Everything of the run,
 # serial.log and the extra disks included, stays in <build>/kernel-runs/NAME-<release>/.
+# "# @boots: N" boots the same initramfs and disk images N times (the guest sees CBTREP_BOOT);
+# a boot before the last may end by a power cut the guest asks for, and every boot is
+# judged (serial.bootK.log; serial.log points to the last one).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,7 +51,7 @@ while (($#)); do
 	--no-prepare) prepare=0; shift ;;
 	--keep) keep=1; shift ;;
 	--interactive) interactive=1; shift ;;
-	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
 	*) kt_die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -79,8 +82,11 @@ h_disks=$(header disks)
 h_net=$(header net)
 h_bins=$(header bins)
 h_timeout=$(header timeout)
+h_boots=$(header boots)
 [ "$h_net" = yes ] && net=1
 timeout=${timeout:-${h_timeout:-120}}
+boots=${h_boots:-1}
+[[ "$boots" =~ ^[1-9]$ ]] || kt_die "bad '# @boots: $h_boots' (want 1..9)"
 read -r -a disks <<<"$h_disks"
 disks+=("${extra_disks[@]}")
 
@@ -94,8 +100,10 @@ mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,lib/cbtrep,etc/cbtrep,proc,sys,dev,
 
 # --- host-side hook ---------------------------------------------------------------------
 # scenarios/NAME.host.sh may define host_prepare (before boot: make disk images, start a
-# listener, add files to $GUEST_ROOT, append to $GUEST_ENV), host_verify (after a passing
-# boot: inspect the disks) and host_cleanup (always, last). They run in this shell with
+# listener, add files to $GUEST_ROOT, append to $GUEST_ENV), host_between_boots N (only
+# with "# @boots:", after boot N passed and before the next: inspect or change the disks),
+# host_verify (after the last boot passed: inspect the disks) and host_cleanup (always,
+# last). They run in this shell with
 # RUN_DIR, GUEST_ROOT, GUEST_ENV, KERNEL_RELEASE, KERNEL_SERIES, BUILD_DIR, REPO_DIR and
 # DISK_<name> (image paths) set; a failing host_verify fails the test.
 export RUN_DIR=$run_dir GUEST_ROOT=$stage GUEST_ENV=$guest_env KERNEL_RELEASE=$release
@@ -103,6 +111,7 @@ export KERNEL_SERIES=$series BUILD_DIR=$KT_BUILD REPO_DIR=$KT_REPO
 host_hook=$KT_HERE/scenarios/$scenario.host.sh
 host_prepare() { :; }
 host_verify() { :; }
+host_between_boots() { :; }
 host_cleanup() { :; }
 if [ -f "$host_hook" ]; then
 	. "$host_hook"
@@ -227,55 +236,114 @@ done
 
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) >"$run_dir/initramfs.cpio"
 
-# --- boot -------------------------------------------------------------------------------
+# --- boots -----------------------------------------------------------------------------
 net_args=()
 ((net)) && net_args=(-nic "user,model=virtio-net-pci")
-serial=file:$log
-((interactive)) && serial=mon:stdio
-qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp "$smp" -m "$mem"
-	-nodefaults -no-user-config -display none -no-reboot
-	-serial "$serial" -monitor none
-	-kernel "$kroot/boot/vmlinuz-$release" -initrd "$run_dir/initramfs.cpio"
-	-append "console=ttyS0 panic=-1 quiet printk.time=1 no_timer_check $append"
-	"${drive_args[@]}" "${net_args[@]}")
-printf '%q ' "${qemu[@]}" >"$run_dir/qemu-cmdline.txt"
-kt_log "booting $release, scenario $scenario (timeout ${timeout}s, log $log)"
+# bad_lines LOG: the first kernel lines that fail a run. Only kernel lines count
+# (printk.time=1 stamps them, also in the dmesg dump), so a test tool that prints
+# "WARNING:" to the console does not fail a run; a stamp anywhere in the line still
+# matches when user output and a kernel message share a line.
+bad_re='BUG:|WARNING:|Oops|Call Trace|Kernel panic|UBSAN:|KASAN:|general protection fault'
+bad_re="$bad_re|INFO: task .* blocked for more than|detected stalls"
+bad_lines() {
+	grep -a -n -E "\\[ *[0-9]+\\.[0-9]+\\].*($bad_re)" "$1" | head -n5 || true
+}
+
+# boot_once N: boots the guest once (boot N of $boots, same initramfs and disk images),
+# waits for it to end and sets `why` to the reason it failed (empty if it did not). A boot
+# before the last may end by an unclean power-off: when the guest prints
+# "CBTREP-POWER-CUT" (guest-lib.sh: power_cut), QEMU is killed with SIGKILL at once, with
+# no shutdown and no flush inside the guest, which is what that boot's disks then hold.
+boot_once() {
+	local n=$1 blog qpid cut=0 qrc tlimit stamp
+	if ((boots > 1)); then
+		blog=$run_dir/serial.boot$n.log
+		ln -sfn "serial.boot$n.log" "$log"
+	else
+		blog=$log
+	fi
+	local serial=file:$blog
+	((interactive)) && serial=mon:stdio
+	local qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp "$smp" -m "$mem"
+		-nodefaults -no-user-config -display none -no-reboot
+		-serial "$serial" -monitor none
+		-kernel "$kroot/boot/vmlinuz-$release" -initrd "$run_dir/initramfs.cpio"
+		-append "console=ttyS0 panic=-1 quiet printk.time=1 no_timer_check cbtrep_boot=$n/$boots $append"
+		"${drive_args[@]}" "${net_args[@]}")
+	printf '%q ' "${qemu[@]}" >"$run_dir/qemu-cmdline.txt"
+	kt_log "booting $release, scenario $scenario${boots_note:+, boot $n of $boots} (timeout ${timeout}s, log $blog)"
+	: >"$blog"
+	why=
+	set +e
+	if ((interactive)); then
+		# The console on this terminal, copied to the log so the verdict still works.
+		"${qemu[@]}" 2>"$run_dir/qemu.out" | tee "$blog"
+		qrc=${PIPESTATUS[0]}
+	else
+		"${qemu[@]}" </dev/null >"$run_dir/qemu.out" 2>&1 &
+		qpid=$!
+		tlimit=$((SECONDS + timeout))
+		while kill -0 "$qpid" 2>/dev/null; do
+			if ((n < boots)) && grep -a -q 'CBTREP-POWER-CUT:' "$blog"; then
+				kill -KILL "$qpid"
+				cut=1
+				break
+			fi
+			if ((SECONDS >= tlimit)); then
+				kill -TERM "$qpid"
+				stamp=$SECONDS
+				while kill -0 "$qpid" 2>/dev/null && ((SECONDS < stamp + 10)); do
+					sleep 0.2
+				done
+				kill -KILL "$qpid" 2>/dev/null
+				qrc=124
+				break
+			fi
+			sleep 0.1
+		done
+		{ wait "$qpid"; } 2>/dev/null # no "Killed" job notice on the console
+		qrc=${qrc:-$?}
+	fi
+	set -e
+
+	if ((qrc == 124)); then
+		why="timeout after ${timeout}s"
+	elif ((cut)); then
+		kt_log "boot $n: power cut (QEMU killed) as the guest asked"
+	elif ((qrc != 0)); then
+		why="qemu exited with $qrc: $(tail -n3 "$run_dir/qemu.out" | tr '\n' ' ')"
+	fi
+	local bad failline
+	bad=$(bad_lines "$blog")
+	if [ -n "$bad" ]; then
+		why="${why:+$why; }kernel log shows: $(echo "$bad" | head -n1)"
+	fi
+	failline=$(grep -a -o 'CBTREP-SCENARIO: FAIL.*' "$blog" | head -n1 || true)
+	if [ -n "$failline" ]; then
+		why="${why:+$why; }guest says: ${failline#CBTREP-SCENARIO: }"
+	elif ((!cut)) && ! grep -a -q 'CBTREP-SCENARIO: PASS' "$blog" && [ -z "$why" ]; then
+		why="no verdict line from the guest"
+	fi
+	if ((boots > 1)) && [ -n "$why" ]; then
+		why="boot $n of $boots: $why"
+	fi
+	return 0
+}
+
 start=$SECONDS
-: >"$log"
-set +e
-if ((interactive)); then
-	# The console on this terminal, copied to the log so the verdict still works.
-	"${qemu[@]}" 2>"$run_dir/qemu.out" | tee "$log"
-	qrc=${PIPESTATUS[0]}
-else
-	timeout --kill-after=10 "$timeout" "${qemu[@]}" </dev/null >"$run_dir/qemu.out" 2>&1
-	qrc=$?
-fi
-set -e
+boots_note=
+((boots > 1)) && boots_note=yes
+why=
+for ((boot = 1; boot <= boots; boot++)); do
+	boot_once "$boot"
+	[ -z "$why" ] || break
+	if ((boot < boots)); then
+		host_between_boots "$boot" || { why="host_between_boots $boot failed"; break; }
+	fi
+done
 elapsed=$((SECONDS - start))
 
 # --- verdict ----------------------------------------------------------------------------
-why=
-if ((qrc == 124 || qrc == 137)); then
-	why="timeout after ${timeout}s"
-elif ((qrc != 0)); then
-	why="qemu exited with $qrc: $(tail -n3 "$run_dir/qemu.out" | tr '\n' ' ')"
-fi
-# Only kernel lines count (printk.time=1 stamps them, also in the dmesg dump), so a test
-# tool that prints "WARNING:" to the console does not fail a run; a stamp anywhere in the
-# line still matches when user output and a kernel message share a line.
-bad_re='BUG:|WARNING:|Oops|Call Trace|Kernel panic|UBSAN:|KASAN:|general protection fault'
-bad_re="$bad_re|INFO: task .* blocked for more than|detected stalls"
-bad=$(grep -a -n -E "\\[ *[0-9]+\\.[0-9]+\\].*($bad_re)" "$log" | head -n5 || true)
-if [ -n "$bad" ]; then
-	why="${why:+$why; }kernel log shows: $(echo "$bad" | head -n1)"
-fi
-failline=$(grep -a -o 'CBTREP-SCENARIO: FAIL.*' "$log" | head -n1 || true)
-if [ -n "$failline" ]; then
-	why="${why:+$why; }guest says: ${failline#CBTREP-SCENARIO: }"
-elif ! grep -a -q 'CBTREP-SCENARIO: PASS' "$log" && [ -z "$why" ]; then
-	why="no verdict line from the guest"
-fi
 if [ -z "$why" ]; then
 	host_verify || why="host_verify failed"
 fi

@@ -65,3 +65,19 @@ disk() {
 	done
 	fail "no disk named '$1' is attached (use --disk $1:MIB or # @disks: $1:MIB)"
 }
+
+# power_cut: (a "# @boots:" scenario, any boot but the last) asks the host to cut the power
+# now: it kills QEMU as soon as it reads the request (within ~0.1 s, longer on a busy
+# host), with no shutdown, sync or flush in the guest. The caller keeps working (the cut
+# is meant to land in the middle of its writes) and must not end the scenario by itself:
+# a boot that ends otherwise is judged as usual. Before asking, the kernel log so far goes
+# to the console and every later message goes there at once, so a warning before the cut
+# still fails the run.
+power_cut() {
+	[ "$CBTREP_BOOT" -lt "$CBTREP_BOOTS" ] || fail "power_cut in the last boot ($CBTREP_BOOT of $CBTREP_BOOTS)"
+	dmesg -n 8
+	echo "----- guest dmesg before the power cut -----"
+	dmesg
+	echo "----- end of guest dmesg -----"
+	echo "CBTREP-POWER-CUT: boot $CBTREP_BOOT of $CBTREP_BOOTS"
+}
