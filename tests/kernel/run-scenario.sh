@@ -139,7 +139,10 @@ for d in "${disks[@]}"; do
 	export "DISK_$name=$img"
 	echo "DISK_$name=/dev/vd${letters:i:1}" >>"$guest_env"
 	# The serial number names the disk inside the guest (guest-lib.sh's disk NAME).
-	drive_args+=(-drive "file=$img,format=raw,if=none,id=disk$i,cache=writeback"
+	# discard=unmap: a guest discard (fstrim, blkdiscard) punches a hole in the image, so
+	# the image reads zeros there like the replica does; QEMU's default (ignore) would keep
+	# the old bytes while virtio-blk still tells the guest it discards.
+	drive_args+=(-drive "file=$img,format=raw,if=none,id=disk$i,cache=writeback,discard=unmap"
 		-device "virtio-blk-pci,drive=disk$i,serial=$name")
 	i=$((i + 1))
 done
