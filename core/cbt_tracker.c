@@ -28,6 +28,9 @@ struct cbt_tracker {
 	uint32_t mode, mode_reason;
 	uint32_t state, state_reason;
 	int state_changed;
+	/* Active generation when resync-required was last set: a resync that started after
+	 * the cut of generation G covers it only if resync_gen <= G (RESYNC_DONE). */
+	uint64_t resync_gen;
 
 	struct cbt_bm *active;
 	struct cbt_bm *frozen; /* NULL: none */
@@ -86,6 +89,10 @@ static void set_mode(struct cbt_tracker *t, struct evq *q, uint32_t mode, uint32
 
 static void set_state(struct cbt_tracker *t, struct evq *q, uint32_t state, uint32_t reason)
 {
+	/* Even when it changes nothing visible: a resync already running may have copied
+	 * the blocks this new cause concerns before it happened. */
+	if (state == CBT_STATE_RESYNC_REQUIRED)
+		t->resync_gen = t->active->generation;
 	if (t->state == state && t->state_reason == reason)
 		return;
 	evq_add(q, CBT_EV_STATE, t->state, state, reason);
@@ -167,6 +174,7 @@ int cbt_tracker_create(const struct cbt_tracker_params *p, struct cbt_tracker **
 		cbt_os_free(t, sizeof(*t));
 		return CBT_ENOMEM;
 	}
+	t->resync_gen = t->active->generation;
 	*out = t;
 	return 0;
 }
@@ -846,6 +854,46 @@ void cbt_tracker_get_state(struct cbt_tracker *t, uint32_t *state, uint32_t *rea
 	*state = t->state;
 	*reason = t->state_reason;
 	cbt_spin_unlock(&t->lock, fl);
+}
+
+/* ---- resync-required ------------------------------------------------------------------ */
+
+int cbt_tracker_resync(struct cbt_tracker *t, uint32_t op, uint32_t reason, uint64_t generation,
+		       uint32_t *state, uint32_t *state_reason)
+{
+	struct evq q = { 0 };
+	cbt_irqflags_t fl;
+	int err = 0;
+
+	switch (op) {
+	case CBT_RESYNC_REQUIRE:
+		if (reason == CBT_REASON_NONE || reason > CBT_REASON_MAX)
+			return CBT_EINVAL;
+		break;
+	case CBT_RESYNC_DONE:
+		break;
+	default:
+		return CBT_EINVAL;
+	}
+	cbt_spin_lock(&t->lock, fl);
+	if (op == CBT_RESYNC_REQUIRE) {
+		/* The journal and both bitmaps go on as before: the engine decides what to
+		 * do with records it already has (docs/tracker.md, "Resync-required"). */
+		set_state(t, &q, CBT_STATE_RESYNC_REQUIRED, reason);
+	} else if (!generation || generation >= t->active->generation) {
+		/* 0, or a generation no cut has produced yet: it names no resync. */
+		err = CBT_EINVAL;
+	} else if (t->state == CBT_STATE_RESYNC_REQUIRED) {
+		if (t->resync_gen <= generation)
+			set_state(t, &q, CBT_STATE_DIRTY, CBT_REASON_NONE);
+		else
+			err = CBT_EAGAIN; /* set again after that cut: that resync missed it */
+	}
+	*state = t->state;
+	*state_reason = t->state_reason;
+	cbt_spin_unlock(&t->lock, fl);
+	evq_flush(t, &q);
+	return err;
 }
 
 /* ---- persistence --------------------------------------------------------------------- */

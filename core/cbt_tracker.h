@@ -146,6 +146,20 @@ void cbt_tracker_status(struct cbt_tracker *t, struct cbt_ioc_status *st);
 void cbt_tracker_set_state(struct cbt_tracker *t, uint32_t state, uint32_t reason);
 void cbt_tracker_get_state(struct cbt_tracker *t, uint32_t *state, uint32_t *reason);
 
+/*
+ * RESYNC (include/cbtrep/ioctl.h): op CBT_RESYNC_REQUIRE sets RESYNC_REQUIRED with reason
+ * (CBT_EINVAL for NONE or > CBT_REASON_MAX); journal, mode and bitmaps are untouched.
+ * Op CBT_RESYNC_DONE(generation) clears it (DIRTY, reason NONE) when it was last set
+ * while the active generation was <= generation, i.e. before the cut that froze
+ * `generation`; CBT_EAGAIN when it was set (again) after that cut; 0 and no change when
+ * the state is not resync-required; CBT_EINVAL for 0 or a generation no cut has produced
+ * yet. Every setting of resync-required counts, the core's own (ALLOC_FAILED) and
+ * cbt_tracker_set_state()'s included. *state / *state_reason get the state after the call
+ * (also on CBT_EAGAIN). Unknown op: CBT_EINVAL. The caller persists the result.
+ */
+int cbt_tracker_resync(struct cbt_tracker *t, uint32_t op, uint32_t reason, uint64_t generation,
+		       uint32_t *state, uint32_t *state_reason);
+
 /* ---- persistence (metadata file image, include/cbtrep/meta.h) ------------------------ */
 
 /*
