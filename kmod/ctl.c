@@ -318,6 +318,46 @@ static long ioc_bitmap_read(void __user *u)
 	return ret ? ret : put(u, &r, sizeof(r));
 }
 
+/*
+ * RESYNC: the core decides (cbt_tracker_resync), the metadata header follows, so a crash
+ * or an orderly detach later tells the same story (docs/tracker.md, "Resync-required").
+ * state / state_reason go back with EAGAIN too: DONE refused says why.
+ */
+static long ioc_resync(void __user *u)
+{
+	struct cbt_ioc_resync r;
+	struct cbt_kdev *kd;
+	int ret = fetch(&r, u, sizeof(r));
+
+	if (ret)
+		return ret;
+	r.state = 0;
+	r.state_reason = 0;
+	mutex_lock(&cbt_ctl_mutex);
+	kd = find(r.name);
+	if (!kd) {
+		ret = -ENOENT;
+	} else {
+		/* A disk gone meanwhile must not be declared in sync by a resync that could
+		 * not have read it all: this makes DONE answer EAGAIN. */
+		if (cbt_dev_removed(kd))
+			cbt_tracker_set_state(kd->t, CBT_STATE_RESYNC_REQUIRED,
+					      CBT_REASON_DEVICE_REMOVED);
+		ret = cbt_tracker_resync(kd->t, r.op, r.reason, r.generation, &r.state,
+					 &r.state_reason);
+		if (!ret && kd->meta_path[0])
+			ret = cbt_meta_update(kd, r.state, r.state_reason);
+	}
+	mutex_unlock(&cbt_ctl_mutex);
+	if (!ret || ret == -EAGAIN) {
+		int e = put(u, &r, sizeof(r));
+
+		if (e)
+			return e;
+	}
+	return ret;
+}
+
 long cbt_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *u = (void __user *)arg;
@@ -351,6 +391,8 @@ long cbt_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ioc_cut(u);
 	case CBT_IOC_BITMAP_READ:
 		return ioc_bitmap_read(u);
+	case CBT_IOC_RESYNC:
+		return ioc_resync(u);
 	default:
 		return -ENOTTY;
 	}

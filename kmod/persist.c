@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The metadata file (include/cbtrep/meta.h): read at attach, written DIRTY before tracking
- * starts, CLEAN with the saved bitmap at an orderly detach. Process context only, never
+ * starts, RESYNC_REQUIRED / DIRTY again at RESYNC require / done, CLEAN with the saved
+ * bitmap (or resync-required) at an orderly detach. Process context only, never
  * from the I/O path. The bitmap is written and synced before the header that points at
  * it, so a torn update reads as the old header or a CRC mismatch (METADATA_INVALID).
  */
@@ -12,6 +13,7 @@
 #include <linux/slab.h>
 
 #include "cbtrep.h"
+#include "ctl.h"
 
 /* A metadata file is a header and a bitmap of a few MiB at most; refuse to read more. */
 #define CBT_META_MAX_FILE (64u << 20)
@@ -138,20 +140,51 @@ int cbt_meta_attach(struct cbt_kdev *kd, uint32_t *found_state, uint32_t *found_
 int cbt_meta_detach(struct cbt_kdev *kd, bool discard)
 {
 	u64 len = cbt_tracker_meta_size(kd->t);
+	u32 state, reason;
 	u8 *img;
 	int ret;
 
 	img = kvzalloc(len, GFP_KERNEL);
 	if (!img)
 		return -ENOMEM;
+	cbt_tracker_get_state(kd->t, &state, &reason);
 	/* An orderly detach saves everything not yet replicated (a bitmap that lost a page
-	 * reads as all-changed, so nothing is hidden); a resync-required state was visible
-	 * in STATUS for the whole session (docs/tracker.md, "Persistence"). */
+	 * reads as all-changed, so nothing is hidden). A resync-required state stays
+	 * resync-required with its reason until RESYNC_DONE clears it: a saved bitmap cannot
+	 * stand for changes the engine lost or never saw. NEW_DEVICE is the exception: the
+	 * bitmap then holds every change since the first attach and whether the replica was
+	 * ever seeded is the engine's knowledge (docs/tracker.md, "Persistence"). */
 	if (discard)
 		len = cbt_tracker_meta_build(kd->t, CBT_STATE_RESYNC_REQUIRED,
 					     CBT_REASON_USER_REQUEST, 0, img);
+	else if (state == CBT_STATE_RESYNC_REQUIRED && reason != CBT_REASON_NEW_DEVICE)
+		len = cbt_tracker_meta_build(kd->t, state, reason, 0, img);
 	else
 		len = cbt_tracker_meta_build(kd->t, CBT_STATE_CLEAN, 0, 1, img);
+	ret = write_image(kd, img, len);
+	kvfree(img);
+	return ret;
+}
+
+/*
+ * While attached the header says DIRTY (a crash reads as UNCLEAN_SHUTDOWN), or, once
+ * RESYNC_REQUIRE was asked, RESYNC_REQUIRED with its reason until RESYNC_DONE writes DIRTY
+ * again. Header only: the saved bitmap is for an orderly detach.
+ */
+int cbt_meta_update(struct cbt_kdev *kd, uint32_t state, uint32_t reason)
+{
+	u8 *img;
+	u64 len;
+	int ret;
+
+	if (state != CBT_STATE_RESYNC_REQUIRED) {
+		state = CBT_STATE_DIRTY;
+		reason = CBT_REASON_NONE;
+	}
+	img = kvzalloc(CBT_META_AREA_SIZE, GFP_KERNEL);
+	if (!img)
+		return -ENOMEM;
+	len = cbt_tracker_meta_build(kd->t, state, reason, 0, img);
 	ret = write_image(kd, img, len);
 	kvfree(img);
 	return ret;

@@ -37,6 +37,9 @@ static void usage(void)
             "  tag TAG_NAME [--app] DEVICE_NAME...\n"
             "  mark-dirty NAME SECTOR NR_SECTORS\n"
             "  cut NAME [DONE_GENERATION]\n"
+            "  resync-require NAME REASON                     REASON: number or e.g. spool-limit\n"
+            "  resync-done NAME GENERATION                    a resync after that cut ended\n"
+            "  resync NAME OP REASON GENERATION               the raw request (tests)\n"
             "  get NAME STREAM_FILE [MAX_RECORDS [BUF_LEN]]   append one batch, no commit\n"
             "  commit NAME BATCH_ID\n"
             "  drain NAME STREAM_FILE [MAX_RECORDS]          get/append/commit until empty\n"
@@ -298,6 +301,79 @@ static int cmd_cut(int argc, char **argv)
     if (!e)
         printf("generation %" PRIu64 " dirty_bits %" PRIu64 "\n", c.generation, c.dirty_bits);
     return e;
+}
+
+/* Short names of enum cbt_reason for resync-require (numbers are passed through as they
+ * are, so tests can send the values the tracker must refuse). */
+static const struct {
+    const char *name;
+    uint32_t reason;
+} reason_names[] = {
+    {"unclean-shutdown", CBT_REASON_UNCLEAN_SHUTDOWN},
+    {"write-error", CBT_REASON_WRITE_ERROR},
+    {"alloc-failed", CBT_REASON_ALLOC_FAILED},
+    {"user-request", CBT_REASON_USER_REQUEST},
+    {"new-device", CBT_REASON_NEW_DEVICE},
+    {"size-changed", CBT_REASON_SIZE_CHANGED},
+    {"spool-limit", CBT_REASON_SPOOL_LIMIT},
+    {"device-removed", CBT_REASON_DEVICE_REMOVED},
+    {"metadata-invalid", CBT_REASON_METADATA_INVALID},
+    {"identity-changed", CBT_REASON_IDENTITY_CHANGED},
+    {"untracked-window", CBT_REASON_UNTRACKED_WINDOW},
+    {"bypassed", CBT_REASON_BYPASSED},
+};
+
+static uint32_t reason_arg(const char *s)
+{
+    for (size_t i = 0; i < sizeof(reason_names) / sizeof(reason_names[0]); i++)
+        if (!strcmp(s, reason_names[i].name))
+            return reason_names[i].reason;
+    uint64_t v = num(s);
+    if (v > UINT32_MAX) {
+        fprintf(stderr, "%s: reason out of range: %s\n", prog, s);
+        exit(2);
+    }
+    return (uint32_t)v;
+}
+
+/* RESYNC: prints the state after the call, also when DONE is refused (EAGAIN). */
+static int do_resync(const char *name, uint32_t op, uint32_t reason, uint64_t generation)
+{
+    struct cbt_ioc_resync r;
+    memset(&r, 0, sizeof(r));
+    r.hdr = (struct cbt_ioc_hdr)CBT_IOC_HDR_INIT(struct cbt_ioc_resync);
+    set_name(r.name, sizeof(r.name), name);
+    r.op = op;
+    r.reason = reason;
+    r.generation = generation;
+    int e = xioctl(ctl_fd(), CBT_IOC_RESYNC, &r, "resync");
+    if (!e || e == EAGAIN)
+        printf("state %s (%s)\n", cbt_state_str(r.state), cbt_reason_str(r.state_reason));
+    return e;
+}
+
+static int cmd_resync_require(int argc, char **argv)
+{
+    if (argc != 2)
+        usage();
+    return do_resync(argv[0], CBT_RESYNC_REQUIRE, reason_arg(argv[1]), 0);
+}
+
+static int cmd_resync_done(int argc, char **argv)
+{
+    if (argc != 2)
+        usage();
+    return do_resync(argv[0], CBT_RESYNC_DONE, 0, num(argv[1]));
+}
+
+static int cmd_resync(int argc, char **argv)
+{
+    if (argc != 4)
+        usage();
+    uint64_t op = num(argv[1]), reason = num(argv[2]);
+    if (op > UINT32_MAX || reason > UINT32_MAX)
+        usage();
+    return do_resync(argv[0], (uint32_t)op, (uint32_t)reason, num(argv[3]));
 }
 
 /* Opens a stream file for appending, writing its header when it is new. */
@@ -741,6 +817,7 @@ static int cmd_bad_input(void)
         struct cbt_ioc_bitmap_read r;
         struct cbt_ioc_tag t;
         struct cbt_ioc_mark_dirty m;
+        struct cbt_ioc_resync rs;
         uint8_t raw[1024];
     } u;
 #define EXPECT(req, want, what)                                                                    \
@@ -816,6 +893,17 @@ static int cmd_bad_input(void)
     EXPECT(CBT_IOC_TAG, EINVAL, "tag of no device");
     u.t.nr_devices = 99;
     EXPECT(CBT_IOC_TAG, EINVAL, "tag of too many devices");
+    memset(&u, 0, sizeof(u));
+    u.rs.hdr = (struct cbt_ioc_hdr)CBT_IOC_HDR_INIT(struct cbt_ioc_resync);
+    u.rs.hdr.size = 56;
+    EXPECT(CBT_IOC_RESYNC, EINVAL, "resync with a bad size");
+    u.rs.hdr = (struct cbt_ioc_hdr)CBT_IOC_HDR_INIT(struct cbt_ioc_resync);
+    strcpy(u.rs.name, "nope");
+    u.rs.op = CBT_RESYNC_DONE;
+    u.rs.generation = 1;
+    EXPECT(CBT_IOC_RESYNC, ENOENT, "resync done on an unknown device");
+    memset(u.rs.name, 'x', sizeof(u.rs.name)); /* not terminated */
+    EXPECT(CBT_IOC_RESYNC, ENOENT, "resync with an unterminated name");
     return fails ? 1 : 0;
 }
 
@@ -844,6 +932,12 @@ int main(int argc, char **argv)
         return cmd_mark_dirty(argc, argv);
     if (!strcmp(c, "cut"))
         return cmd_cut(argc, argv);
+    if (!strcmp(c, "resync-require"))
+        return cmd_resync_require(argc, argv);
+    if (!strcmp(c, "resync-done"))
+        return cmd_resync_done(argc, argv);
+    if (!strcmp(c, "resync"))
+        return cmd_resync(argc, argv);
     if (!strcmp(c, "get"))
         return cmd_get(argc, argv);
     if (!strcmp(c, "commit"))
