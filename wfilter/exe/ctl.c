@@ -231,3 +231,31 @@ int cmd_dump(const char *name, const wchar_t *path)
 	free(r);
 	return 0;
 }
+
+/*
+ * RESYNC: REQUIRE(reason) or DONE(generation, as printed by dump). A DONE refused because
+ * something required a resync after that cut fails with ERROR_NO_MORE_ITEMS; the state
+ * still comes back (a warning status) and is printed.
+ */
+int cmd_resync(const char *name, unsigned int op, unsigned int reason,
+	       unsigned long long generation)
+{
+	struct cbt_ioc_resync r;
+	HANDLE h = open_ctl();
+	DWORD err = 0;
+
+	REQ_INIT(r);
+	if (h == INVALID_HANDLE_VALUE)
+		return 1;
+	set_name(r.name, name);
+	r.op = op;
+	r.reason = reason;
+	r.generation = generation;
+	if (!ctl(h, CBT_IOC_RESYNC, &r, sizeof(r), sizeof(r), NULL))
+		err = GetLastError();
+	CloseHandle(h);
+	if (err && err != ERROR_NO_MORE_ITEMS)
+		return tool_fail("RESYNC", err);
+	printf("%s: state %s (%s)\n", name, cbt_state_str(r.state), cbt_reason_str(r.state_reason));
+	return err ? tool_fail("RESYNC: resync-required was set again after that cut", err) : 0;
+}

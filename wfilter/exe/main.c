@@ -8,6 +8,8 @@
  *   cbtrep attach NAME DISK_NUMBER [META_FILE] [--meta-only] [--cap BYTES]
  *   cbtrep detach NAME [--discard]
  *   cbtrep dump NAME FILE            cut the bitmap and save it as a bitmap dump (bitmap.h)
+ *   cbtrep resync-require NAME REASON      set resync-required (enum cbt_reason number)
+ *   cbtrep resync-done NAME GENERATION     a resync that followed that cut (dump) ended
  *   cbtrep filter status|install|uninstall   position of cbtrep in the disk UpperFilters
  *   cbtrep bypass status|on|off      the load-time bypass switch (takes effect at boot)
  */
@@ -25,6 +27,8 @@ static int usage(void)
 	      "  cbtrep attach NAME DISK_NUMBER [META_FILE] [--meta-only] [--cap BYTES]\n"
 	      "  cbtrep detach NAME [--discard]\n"
 	      "  cbtrep dump NAME FILE\n"
+	      "  cbtrep resync-require NAME REASON_NUMBER\n"
+	      "  cbtrep resync-done NAME GENERATION\n"
 	      "  cbtrep filter status|install|uninstall\n"
 	      "  cbtrep bypass status|on|off\n",
 	      stderr);
@@ -99,6 +103,12 @@ int wmain(int argc, wchar_t **argv)
 	}
 	if (!wcscmp(cmd, L"dump") && argc == 4)
 		return cmd_dump(narrow(argv[2]), argv[3]);
+	if (!wcscmp(cmd, L"resync-require") && argc == 4)
+		return cmd_resync(narrow(argv[2]), CBT_RESYNC_REQUIRE,
+				  (unsigned int)wcstoul(argv[3], NULL, 0), 0);
+	if (!wcscmp(cmd, L"resync-done") && argc == 4)
+		return cmd_resync(narrow(argv[2]), CBT_RESYNC_DONE, 0,
+				  _wcstoui64(argv[3], NULL, 0));
 	if (!wcscmp(cmd, L"filter") && argc == 3)
 		return cmd_filter(narrow(argv[2]));
 	if (!wcscmp(cmd, L"bypass") && argc == 3)

@@ -17,6 +17,8 @@ int cmd_attach(const char *name, unsigned long disk, const char *meta, unsigned 
 	       unsigned long long cap);
 int cmd_detach(const char *name, unsigned int flags);
 int cmd_dump(const char *name, const wchar_t *path);
+int cmd_resync(const char *name, unsigned int op, unsigned int reason,
+	       unsigned long long generation);
 
 /* filter.c: registry. */
 int cmd_filter(const char *action); /* status | install | uninstall */

@@ -62,7 +62,7 @@ int cbt_wioc_nr(uint32_t code)
 	if (((code >> 14) & 3u) != 3u || (code & 3u) != 0u) /* read|write access, buffered */
 		return -1;
 	fn = (code >> 2) & 0xfffu;
-	if (fn < WIN_FN_BASE || fn > WIN_FN_BASE + CBT_IOC_NR_BITMAP_READ)
+	if (fn < WIN_FN_BASE || fn > WIN_FN_BASE + CBT_IOC_NR_RESYNC)
 		return -1;
 	return (int)(fn - WIN_FN_BASE);
 }
@@ -82,6 +82,7 @@ uint32_t cbt_wioc_struct_size(int nr)
 	case CBT_IOC_NR_MARK_DIRTY: return sizeof(struct cbt_ioc_mark_dirty);
 	case CBT_IOC_NR_BITMAP_CUT: return sizeof(struct cbt_ioc_cut);
 	case CBT_IOC_NR_BITMAP_READ: return sizeof(struct cbt_ioc_bitmap_read);
+	case CBT_IOC_NR_RESYNC: return sizeof(struct cbt_ioc_resync);
 	default: return 0;
 	}
 }

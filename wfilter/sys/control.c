@@ -230,6 +230,8 @@ static NTSTATUS do_ioctl(struct cbt_control *c, PIRP irp)
 		err = cbt_track_ioctl((unsigned int)nr, sys, out_len, &info);
 		if (err == -ENOSPC)
 			info = cbt_wioc_struct_size(nr); /* bytes_needed goes back */
+		else if (err == -EAGAIN && nr == CBT_IOC_NR_RESYNC)
+			info = cbt_wioc_struct_size(nr); /* a refused DONE says the state */
 		else if (err)
 			info = 0;
 		return cbt_complete(irp, (NTSTATUS)cbt_wio_errno_to_status(err), info);

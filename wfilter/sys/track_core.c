@@ -576,6 +576,35 @@ static struct cbt_track *named(const char *name, int *err)
 	return t;
 }
 
+/*
+ * RESYNC: the core decides; the header follows (RESYNC_REQUIRED with its reason, or DIRTY
+ * again after DONE), so a crash or a detach later tells the same story. A re-armed tracker
+ * not yet adopted by ATTACH keeps the answer in memory only: its header is written at
+ * adoption, detach and shutdown (they save the state as it then is).
+ */
+static int do_resync(struct cbt_ioc_resync *r)
+{
+	struct cbt_track *t;
+	int err = 0;
+
+	r->state = 0;
+	r->state_reason = 0;
+	t = named(r->name, &err);
+	if (!t)
+		return err;
+	/* A removed disk (an orphan) cannot have been read by a resync: DONE gets EAGAIN. */
+	if (!t->f)
+		cbt_tracker_set_state(t->core, CBT_STATE_RESYNC_REQUIRED,
+				      CBT_REASON_DEVICE_REMOVED);
+	err = cbt_tracker_resync(t->core, r->op, r->reason, r->generation, &r->state,
+				 &r->state_reason);
+	if (err || t->armed)
+		return err;
+	if (r->state == CBT_STATE_RESYNC_REQUIRED)
+		return save_meta(t, CBT_STATE_RESYNC_REQUIRED, r->state_reason, 0, FALSE);
+	return save_meta(t, CBT_STATE_DIRTY, CBT_REASON_NONE, 0, FALSE);
+}
+
 static int dispatch(unsigned int nr, void *io, ULONG out_len, ULONG_PTR *info)
 {
 	struct cbt_track *t;
@@ -612,6 +641,7 @@ static int dispatch(unsigned int nr, void *io, ULONG out_len, ULONG_PTR *info)
 			 : err;
 	}
 	case CBT_IOC_NR_BITMAP_READ: return do_bitmap_read(io, out_len, info);
+	case CBT_IOC_NR_RESYNC: return do_resync(io);
 	default: return -ENOTTY;
 	}
 }

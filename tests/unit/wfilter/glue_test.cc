@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "lib/rearm.h"
+#include "lib/wioctl.h"
 }
 
 namespace
@@ -456,6 +457,100 @@ TEST_CASE("glue: bitmap cut and read return the written blocks after the struct"
     r.generation = c.generation + 1;
     std::memcpy(buf.data(), &r, sizeof(r));
     CHECK(genv_ioctl(CBT_IOC_NR_BITMAP_READ, buf.data(), (uint32_t)buf.size(), nullptr) == -ESTALE);
+}
+
+// ---- RESYNC ----------------------------------------------------------------------------
+
+namespace
+{
+
+uint64_t cut(const char *n, uint64_t done_generation = 0)
+{
+    auto c = req<cbt_ioc_cut>();
+    name(c.name, n);
+    c.done_generation = done_generation;
+    REQUIRE(genv_ioctl(CBT_IOC_NR_BITMAP_CUT, &c, sizeof(c), nullptr) == 0);
+    return c.generation;
+}
+
+int resync(const char *n, uint32_t op, uint32_t reason, uint64_t generation,
+           cbt_ioc_resync *out = nullptr)
+{
+    auto r = req<cbt_ioc_resync>();
+    name(r.name, n);
+    r.op = op;
+    r.reason = reason;
+    r.generation = generation;
+    int err = genv_ioctl(CBT_IOC_NR_RESYNC, &r, sizeof(r), nullptr);
+    if (out)
+        *out = r;
+    return err;
+}
+
+} // namespace
+
+TEST_CASE("glue: RESYNC done clears resync-required as of a cut and the header follows",
+          "[wfilter][glue]")
+{
+    Env env;
+    const char *m = "D:\\cbtrep\\a.meta";
+    REQUIRE(attach("a", 0, m) == 0); // new device: resync-required
+    uint64_t g = cut("a");
+    auto d = pattern(4096, 9);
+    REQUIRE(genv_write(0, 1 << 20, d.data(), d.size(), 1)); // during the resync
+    cbt_ioc_resync r{};
+    REQUIRE(resync("a", CBT_RESYNC_DONE, 0, g, &r) == 0);
+    CHECK(r.state == CBT_STATE_DIRTY);
+    CHECK(r.state_reason == CBT_REASON_NONE);
+    CHECK(meta_of(m).state == CBT_STATE_DIRTY); // a crash now reads as UNCLEAN_SHUTDOWN
+    auto st = status("a");
+    CHECK(st.state == CBT_STATE_DIRTY);
+    CHECK(st.dirty_bits == 1); // the write during the resync is still to replicate
+    CHECK(get("a").recs.size() == 1);
+
+    // The engine's log overflows: resync-required, on disk too, and an older resync
+    // cannot clear it.
+    REQUIRE(resync("a", CBT_RESYNC_REQUIRE, CBT_REASON_SPOOL_LIMIT, 0, &r) == 0);
+    CHECK(r.state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(r.state_reason == CBT_REASON_SPOOL_LIMIT);
+    CHECK(meta_of(m).state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(meta_of(m).reason == CBT_REASON_SPOOL_LIMIT);
+    r = cbt_ioc_resync{};
+    CHECK(resync("a", CBT_RESYNC_DONE, 0, g, &r) == -EAGAIN);
+    CHECK(r.state == CBT_STATE_RESYNC_REQUIRED); // the struct says why, with EAGAIN too
+    CHECK(r.state_reason == CBT_REASON_SPOOL_LIMIT);
+    CHECK(meta_of(m).reason == CBT_REASON_SPOOL_LIMIT);
+    uint64_t g2 = cut("a", g);
+    REQUIRE(resync("a", CBT_RESYNC_DONE, 0, g2, &r) == 0);
+    CHECK(meta_of(m).state == CBT_STATE_DIRTY);
+    REQUIRE(detach("a") == 0);
+    CHECK(meta_of(m).state == CBT_STATE_CLEAN);
+}
+
+TEST_CASE("glue: RESYNC refuses bad requests and a removed disk's DONE", "[wfilter][glue]")
+{
+    Env env;
+    REQUIRE(attach("a", 0) == 0);
+    uint64_t g = cut("a");
+    CHECK(resync("zz", CBT_RESYNC_DONE, 0, g) == -ENOENT);
+    CHECK(resync("", CBT_RESYNC_DONE, 0, g) == -EINVAL);
+    CHECK(resync("a", 0, CBT_REASON_SPOOL_LIMIT, g) == -EINVAL);
+    CHECK(resync("a", 7, CBT_REASON_SPOOL_LIMIT, g) == -EINVAL);
+    CHECK(resync("a", CBT_RESYNC_REQUIRE, CBT_REASON_NONE, 0) == -EINVAL);
+    CHECK(resync("a", CBT_RESYNC_REQUIRE, CBT_REASON_MAX + 1, 0) == -EINVAL);
+    CHECK(resync("a", CBT_RESYNC_DONE, 0, 0) == -EINVAL);
+    CHECK(resync("a", CBT_RESYNC_DONE, 0, g + 1) == -EINVAL); // not cut yet
+    CHECK(status("a").state_reason == CBT_REASON_NEW_DEVICE);
+    auto bad = req<cbt_ioc_resync>(); // control.c checks the header first (wioctl_test)
+    bad.hdr.size = sizeof(bad) - 8;
+    CHECK(cbt_wioc_check(CBT_IOC_NR_RESYNC, &bad, sizeof(bad), sizeof(bad)) == -EINVAL);
+
+    // The disk goes away after the cut: no resync can have read it all.
+    genv_remove(0);
+    uint64_t g2 = cut("a", g);
+    cbt_ioc_resync r{};
+    CHECK(resync("a", CBT_RESYNC_DONE, 0, g2, &r) == -EAGAIN);
+    CHECK(r.state_reason == CBT_REASON_DEVICE_REMOVED);
 }
 
 // ---- reboots: boot re-arm from the registry record (lib/rearm.h) ----------------------

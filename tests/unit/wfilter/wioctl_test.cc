@@ -61,9 +61,10 @@ TEST_CASE("partition-table and format IOCTLs are known to write below the filter
 
 TEST_CASE("control IOCTL codes decode to request numbers", "[wfilter][wioctl]")
 {
-    for (int nr = CBT_IOC_NR_VERSION; nr <= CBT_IOC_NR_BITMAP_READ; nr++)
+    for (int nr = CBT_IOC_NR_VERSION; nr <= CBT_IOC_NR_RESYNC; nr++)
         CHECK(cbt_wioc_nr(ours((uint32_t)nr)) == nr);
-    CHECK(cbt_wioc_nr(ours(CBT_IOC_NR_BITMAP_READ + 1)) == -1);
+    CHECK(cbt_wioc_nr(ours(CBT_IOC_NR_RESYNC)) == 0x0c);
+    CHECK(cbt_wioc_nr(ours(CBT_IOC_NR_RESYNC + 1)) == -1);
     CHECK(cbt_wioc_nr(ctl_code(0x8cb0, 0x7ff, 0, 3)) == -1);
     CHECK(cbt_wioc_nr(ctl_code(0x8cb0, 0x803, 3, 3)) == -1); // METHOD_NEITHER: never
     CHECK(cbt_wioc_nr(ctl_code(0x8cb0, 0x803, 2, 3)) == -1); // METHOD_OUT_DIRECT: not ours
@@ -111,8 +112,13 @@ TEST_CASE("struct sizes match include/cbtrep/ioctl.h for every request", "[wfilt
     CHECK(cbt_wioc_struct_size(CBT_IOC_NR_STATUS) == 248);
     CHECK(cbt_wioc_struct_size(CBT_IOC_NR_TAG) == 728);
     CHECK(cbt_wioc_struct_size(CBT_IOC_NR_BITMAP_READ) == 144);
+    CHECK(cbt_wioc_struct_size(CBT_IOC_NR_RESYNC) == 64);
     CHECK(cbt_wioc_struct_size(-1) == 0);
-    CHECK(cbt_wioc_struct_size(CBT_IOC_NR_BITMAP_READ + 1) == 0);
+    CHECK(cbt_wioc_struct_size(CBT_IOC_NR_RESYNC + 1) == 0);
+    // Every request below the last has a struct: none was left out of the table.
+    for (int nr = CBT_IOC_NR_VERSION; nr <= CBT_IOC_NR_RESYNC; nr++)
+        CHECK(cbt_wioc_struct_size(nr) != 0);
+    CHECK_FALSE(cbt_wioc_has_tail(CBT_IOC_NR_RESYNC));
 }
 
 TEST_CASE("errno values map to distinct NTSTATUS codes", "[wfilter][wioctl]")
