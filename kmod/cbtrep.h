@@ -38,7 +38,8 @@ struct cbt_kdev {
 	wait_queue_head_t wq; /* WAIT and detach */
 	bool detaching;
 	atomic64_t hook_calls;
-	atomic64_t hook_ns;
+	atomic64_t hook_ns; /* submission side, STATUS */
+	atomic64_t end_ns;  /* completion side, logged at detach */
 	struct work_struct free_work;
 };
 

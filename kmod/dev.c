@@ -127,10 +127,14 @@ static void cbt_end_io(struct bio *bio)
 {
 	struct cbt_bioctx *c = bio->bi_private;
 	int err = bio->bi_status != BLK_STS_OK ? -EIO : 0;
+	u64 t0 = ktime_get_ns();
 	int i;
 
-	for (i = 0; i < c->n; i++) {
+	for (i = 0; i < c->n; i++)
 		cbt_io_end(c->kd[i]->t, c->io[i], err);
+	t0 = ktime_get_ns() - t0;
+	for (i = 0; i < c->n; i++) {
+		atomic64_add(t0, &c->kd[i]->end_ns);
 		cbt_dev_put(c->kd[i]);
 	}
 	bio->bi_end_io = c->end_io;
@@ -429,6 +433,7 @@ free:
 
 int cbt_dev_detach(struct cbt_kdev *kd, uint32_t flags)
 {
+	u64 calls;
 	int ret = 0;
 
 	kd->detaching = true;
@@ -439,6 +444,11 @@ int cbt_dev_detach(struct cbt_kdev *kd, uint32_t flags)
 	if (!nr_devs)
 		cbt_hook_remove();
 	wait_event(kd->wq, cbt_tracker_inflight(kd->t) == 0);
+	calls = atomic64_read(&kd->hook_calls);
+	if (calls)
+		pr_info("%s: per bio: %llu bios, submit %llu ns, complete %llu ns\n", kd->name,
+			calls, div64_u64(atomic64_read(&kd->hook_ns), calls),
+			div64_u64(atomic64_read(&kd->end_ns), calls));
 	if (kd->meta_path[0])
 		ret = cbt_meta_detach(kd, flags & CBT_DETACH_DISCARD);
 	pr_info("%s: detached%s\n", kd->name, ret ? " (metadata not saved)" : "");
