@@ -3,6 +3,16 @@
 #include "cbt_journal.h"
 #include "cbt_tracker.h"
 
+/*
+ * Data chunks come from the platform's chunk allocator when it has one (kmod: recycled
+ * pages, not zeroed: every byte up to data_len is written before it is read, nothing past
+ * it is read); otherwise they are ordinary zeroed NOWAIT allocations.
+ */
+#ifndef cbt_os_chunk_alloc
+#define cbt_os_chunk_alloc() cbt_os_alloc(CBT_CHUNK_SIZE, CBT_ALLOC_NOWAIT)
+#define cbt_os_chunk_free(p) cbt_os_free((p), CBT_CHUNK_SIZE)
+#endif
+
 static uint64_t io_size(uint32_t nr_chunks)
 {
 	return sizeof(struct cbt_io) + (uint64_t)nr_chunks * sizeof(uint8_t *);
@@ -25,7 +35,7 @@ int cbt_jio_alloc_chunks(struct cbt_io *io)
 	uint32_t i;
 
 	for (i = 0; i < io->nr_chunks; i++) {
-		io->chunk[i] = cbt_os_alloc(CBT_CHUNK_SIZE, CBT_ALLOC_NOWAIT);
+		io->chunk[i] = cbt_os_chunk_alloc();
 		if (!io->chunk[i]) {
 			cbt_jio_drop_data(io);
 			return CBT_ENOMEM;
@@ -39,7 +49,7 @@ void cbt_jio_drop_data(struct cbt_io *io)
 	uint32_t i;
 
 	for (i = 0; i < io->nr_chunks; i++) {
-		cbt_os_free(io->chunk[i], CBT_CHUNK_SIZE);
+		cbt_os_chunk_free(io->chunk[i]);
 		io->chunk[i] = NULL;
 	}
 	io->hdr.flags &= ~CBT_RF_HAS_DATA;

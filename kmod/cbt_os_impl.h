@@ -31,6 +31,12 @@ static inline void cbt_os_free(void *p, size_t size)
 	kvfree(p);
 }
 
+/* Data chunks (core/cbt_journal.c): recycled pages, not zeroed (kmod/chunk.c). */
+void *cbt_chunk_alloc(void);
+void cbt_chunk_free(void *p);
+#define cbt_os_chunk_alloc() cbt_chunk_alloc()
+#define cbt_os_chunk_free(p) cbt_chunk_free(p)
+
 static inline uint64_t cbt_os_now_ns(void)
 {
 	return ktime_get_real_ns();

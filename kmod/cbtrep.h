@@ -58,6 +58,9 @@ int cbt_dev_count(void);
 void cbt_dev_list(char (*names)[CBT_NAME_LEN], uint32_t max, uint32_t *count);
 bool cbt_dev_removed(struct cbt_kdev *kd);
 
+/* chunk.c (the alloc/free pair is declared in cbt_os_impl.h for the core) */
+void cbt_chunk_pool_empty(void);
+
 /* persist.c */
 int cbt_meta_check_path(struct cbt_kdev *kd);
 int cbt_meta_attach(struct cbt_kdev *kd, uint32_t *found_state, uint32_t *found_reason);

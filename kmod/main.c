@@ -54,6 +54,7 @@ static void __exit cbtrep_exit(void)
 	misc_deregister(&cbtrep_ctl_dev);
 	/* Devices freed from completion context are freed by now. */
 	destroy_workqueue(cbt_free_wq);
+	cbt_chunk_pool_empty();
 	pr_info("unloaded\n");
 }
 
