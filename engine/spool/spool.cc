@@ -504,6 +504,54 @@ void Spool::ack(uint64_t last_seq)
     delete_acked_segments();
 }
 
+uint64_t Spool::discard()
+{
+    wbuf_.clear();
+    dirty_ = false;
+    uint64_t durable;
+    {
+        std::lock_guard lk(mu_);
+        durable = durable_seq_;
+    }
+    // The new "acked" point first: once it is on disk every segment is covered, so a crash
+    // before the unlinks below leaves only segments the next open deletes.
+    if (durable > acked_seq_) {
+        source::Cursor c;
+        c.offset = kHdr;
+        c.last_seq = durable;
+        source::store_cursor(ack_path_, c);
+    }
+    active_fd_.reset();
+    read_fd_.reset();
+    std::lock_guard lk(mu_);
+    uint64_t dropped = index_.size();
+    index_.clear();
+    read_pos_ = 0;
+    acked_seq_ = std::max(acked_seq_, durable);
+    appended_seq_ = durable_seq_ = acked_seq_;
+    active_no_ = 0;
+    durable_end_ = 0;
+    for (auto it = segments_.begin(); it != segments_.end();) {
+        if (::unlink(it->second.path.c_str()) != 0 && errno != ENOENT) {
+            // Covered by the ACK point: harmless, the next open deletes it.
+            log_warn("spool ", it->second.path,
+                     ": delete after dropping the log failed: ", std::strerror(errno));
+            ++it;
+            continue;
+        }
+        bytes_ -= it->second.size;
+        it = segments_.erase(it);
+    }
+    if (segments_.empty())
+        bytes_ = 0;
+    // A fresh statvfs for the next append: the space just freed counts.
+    free_valid_ = false;
+    free_checked_ = 0;
+    log_warn("spool ", opts_.dir, ": dropped ", dropped, " unacknowledged batch(es) up to seq ",
+             acked_seq_, "; their ranges are left to the whole-device resync");
+    return dropped;
+}
+
 // Caller holds mu_ (or is the constructor). A whole segment goes once the ACK covers its last
 // batch; the segment being appended to stays.
 void Spool::delete_acked_segments()

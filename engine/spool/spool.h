@@ -93,6 +93,15 @@ class Spool
     void rewind();
     // The target holds everything up to last_seq durably: persist, delete covered segments.
     void ack(uint64_t last_seq);
+    // Drops every batch not acknowledged yet and deletes every segment: the bound was
+    // reached and the caller has ALREADY set resync-required (durably, in the tracker), so
+    // the whole-device resync covers their ranges (docs/spool.md, "At the limit"). Whatever
+    // was appended but not synced is dropped too; the source still has it (it was never
+    // committed there) and the next append continues after the last durable seq, which the
+    // `acked` file records first, so a crash halfway through never replays the dropped
+    // batches. Writer side; the reader's position starts again at the (empty) front.
+    // Returns the number of unacknowledged batches dropped.
+    uint64_t discard();
 
     SpoolStats stats() const;
     const std::string &dir() const { return opts_.dir; }
