@@ -44,7 +44,12 @@ void cbt_os_event(void *os_ctx, const struct cbt_event *ev)
 	default:
 		break;
 	}
-	wake_up_all(&kd->wq);
+	/* With one write in flight every completion is a READY and an IDLE event, and usually
+	 * nobody waits: skip the waitqueue's lock then. The barrier in wq_has_sleeper() pairs
+	 * with the one in the waiter's prepare_to_wait() (the tracker lock already ordered the
+	 * state change the waiter tests). */
+	if (wq_has_sleeper(&kd->wq))
+		wake_up_all(&kd->wq);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------ */
