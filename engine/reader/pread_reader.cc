@@ -27,8 +27,9 @@ class PreadReader final : public QueuedReader
     void submit(unsigned slot, int fd, uint64_t off, uint8_t *dst, size_t len) override
     {
         ssize_t n = ::pread(fd, dst, len, static_cast<off_t>(off));
-        // O_DIRECT can refuse an aligned request on some file systems: retry buffered.
-        if (n < 0 && errno == EINVAL && fd != fd_)
+        // O_DIRECT can refuse an aligned request on some file systems: retry buffered (never
+        // on a block device, where the page cache may be stale).
+        if (n < 0 && errno == EINVAL && fd != fd_ && may_read_buffered())
             n = ::pread(fd_, dst, len, static_cast<off_t>(off));
         ready_.push_back({slot, n < 0 ? -int64_t(errno) : int64_t(n)});
     }

@@ -16,8 +16,9 @@ namespace cbtrep::reader
 
 namespace
 {
-constexpr uint64_t direct_align = 4096;
-}
+// Alignment of O_DIRECT pieces of a regular file (the largest file system block we expect).
+constexpr uint32_t file_direct_align = 4096;
+} // namespace
 
 const char *backend_name(Backend b)
 {
@@ -36,7 +37,7 @@ QueuedReader::QueuedReader(const std::string &path, const Options &opts) : path_
 {
     if (opts_.queue_depth < 1 || opts_.queue_depth > 256)
         throw std::invalid_argument("reader: queue_depth must be 1..256");
-    if (opts_.piece_bytes < direct_align || opts_.piece_bytes % direct_align)
+    if (opts_.piece_bytes < file_direct_align || opts_.piece_bytes % file_direct_align)
         throw std::invalid_argument("reader: piece_bytes must be a multiple of 4096");
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0)
@@ -44,17 +45,34 @@ QueuedReader::QueuedReader(const std::string &path, const Options &opts) : path_
     struct stat st;
     if (::fstat(fd_, &st) != 0)
         throw std::system_error(errno, std::generic_category(), "reader: fstat " + path);
-    if (S_ISBLK(st.st_mode)) {
+    block_device_ = S_ISBLK(st.st_mode);
+    if (block_device_) {
         if (::ioctl(fd_, BLKGETSIZE64, &size_) != 0)
             throw std::system_error(errno, std::generic_category(), "reader: BLKGETSIZE64 " + path);
+        int lbs = 0;
+        if (::ioctl(fd_, BLKSSZGET, &lbs) != 0 || lbs < 512 || lbs > 65536 || (lbs & (lbs - 1)))
+            throw std::system_error(errno ? errno : EINVAL, std::generic_category(),
+                                    "reader: BLKSSZGET " + path);
+        direct_align_ = static_cast<uint32_t>(lbs);
+        // A mounted file system writes its blocks with bios that never pass through the
+        // block device's page cache, so a buffered read of the device can return what an
+        // earlier read cached there instead of what is on the disk now. Reads of a block
+        // device are therefore always O_DIRECT, whatever opts.direct says.
+        direct_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+        if (direct_fd_ < 0)
+            throw std::system_error(errno, std::generic_category(),
+                                    "reader: open " + path +
+                                        " with O_DIRECT (buffered reads of a block device are "
+                                        "not coherent with a mounted file system's writes)");
     } else {
         size_ = static_cast<uint64_t>(st.st_size);
+        direct_align_ = file_direct_align;
+        // O_DIRECT is an optimisation for files (their page cache is coherent): tmpfs and
+        // some file systems refuse it, then every read goes through the page cache.
+        if (opts_.direct)
+            direct_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
     }
-    // O_DIRECT is an optimisation: tmpfs and some file systems refuse it, then every read
-    // goes through the page cache.
-    if (opts_.direct)
-        direct_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-    pool_ = static_cast<uint8_t *>(std::aligned_alloc(direct_align, pool_bytes()));
+    pool_ = static_cast<uint8_t *>(std::aligned_alloc(file_direct_align, pool_bytes()));
     if (!pool_)
         throw std::bad_alloc();
     slots_.resize(opts_.queue_depth);
@@ -74,8 +92,19 @@ void QueuedReader::start(unsigned slot)
     Slot &s = slots_[slot];
     uint64_t off = s.offset + s.done;
     uint32_t len = s.length - s.done;
-    bool aligned = off % direct_align == 0 && len % direct_align == 0 && s.done % direct_align == 0;
+    bool aligned = off % direct_align_ == 0 && len % direct_align_ == 0;
+    if (block_device_ && !aligned)
+        // Ranges come in 512-byte sectors, and no write to a device is smaller than its
+        // logical block, so this is a caller bug: refuse rather than read stale cache.
+        throw std::invalid_argument(
+            "reader: read of " + path_ + " at " + std::to_string(off) + " (" + std::to_string(len) +
+            " bytes) is not aligned to its logical block size " + std::to_string(direct_align_));
     submit(slot, aligned && direct_fd_ >= 0 ? direct_fd_ : fd_, off, slot_buf(slot) + s.done, len);
+}
+
+bool QueuedReader::may_read_buffered() const
+{
+    return !block_device_;
 }
 
 void QueuedReader::read(std::span<const Range> ranges, const Consumer &consume)

@@ -1,5 +1,6 @@
 // The in-order, bounded-window read loop shared by every backend: a ring of queue_depth
 // aligned buffers, piece k in slot k % depth, delivered in order, short reads requeued.
+// Block devices are always read with O_DIRECT (see the constructor for why).
 // A backend only says how to submit one read and how to reap completions.
 #pragma once
 
@@ -38,12 +39,17 @@ class QueuedReader : public Reader
     uint8_t *slot_buf(unsigned slot) const { return pool_ + size_t(slot) * opts_.piece_bytes; }
     unsigned depth() const { return opts_.queue_depth; }
     size_t pool_bytes() const { return size_t(opts_.queue_depth) * opts_.piece_bytes; }
+    // False for a block device: its page cache may be stale (see the constructor), so an
+    // O_DIRECT refusal there is an error, never a reason to read buffered.
+    bool may_read_buffered() const;
 
     std::string path_;
     Options opts_;
     int fd_ = -1;        // buffered
     int direct_fd_ = -1; // O_DIRECT, -1 when not available
     uint64_t size_ = 0;
+    bool block_device_ = false;
+    uint32_t direct_align_ = 4096; // O_DIRECT alignment: logical block size, or 4 KiB for files
 
   private:
     struct Slot {

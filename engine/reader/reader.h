@@ -32,7 +32,10 @@ struct Options {
     std::string backend = "auto"; // auto | io_uring | libaio | pread
     unsigned queue_depth = 32;    // 1..256 pieces in flight
     uint32_t piece_bytes = 256 * 1024;
-    bool direct = true; // O_DIRECT for aligned pieces when the file system allows it
+    // O_DIRECT for aligned pieces of a file when its file system allows it. Block devices
+    // are always read with O_DIRECT: their page cache is not coherent with a mounted file
+    // system's writes.
+    bool direct = true;
 };
 
 class Reader

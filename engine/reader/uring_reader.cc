@@ -100,7 +100,8 @@ class UringReader final : public QueuedReader
             int64_t res = cqe->res;
             // O_DIRECT refused for this request (file system quirk): the shared loop retries
             // on EAGAIN, so drop to the buffered fd for the rest of this reader's life.
-            if (res == -EINVAL && fds_[slot] == direct_fd_ && direct_fd_ >= 0) {
+            if (res == -EINVAL && fds_[slot] == direct_fd_ && direct_fd_ >= 0 &&
+                may_read_buffered()) {
                 ::close(direct_fd_);
                 direct_fd_ = -1;
                 res = -EAGAIN;
