@@ -50,6 +50,8 @@ extern struct workqueue_struct *cbt_free_wq;
 extern struct mutex cbt_ctl_mutex;
 
 /* dev.c */
+int cbt_dev_init(void); /* module init: the per-bio context cache */
+void cbt_dev_exit(void);
 struct cbt_kdev *cbt_dev_find(const char *name); /* under cbt_ctl_mutex */
 int cbt_dev_attach(struct cbt_ioc_attach *a);
 int cbt_dev_detach(struct cbt_kdev *kd, uint32_t flags);

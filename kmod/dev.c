@@ -128,23 +128,28 @@ struct cbt_bioctx {
 	u64 off[CBT_MAX_MATCH]; /* byte offset of the device's part within the bio */
 };
 
+static struct kmem_cache *cbt_ctx_cache;
+
 static void cbt_end_io(struct bio *bio)
 {
-	struct cbt_bioctx *c = bio->bi_private;
+	struct cbt_bioctx *c = bio->bi_private, done;
 	int err = bio->bi_status != BLK_STS_OK ? -EIO : 0;
 	u64 t0 = ktime_get_ns();
 	int i;
 
-	for (i = 0; i < c->n; i++)
-		cbt_io_end(c->kd[i]->t, c->io[i], err);
-	t0 = ktime_get_ns() - t0;
-	for (i = 0; i < c->n; i++) {
-		atomic64_add(t0, &c->kd[i]->end_ns);
-		cbt_dev_put(c->kd[i]);
-	}
+	/* Free the context before the core hears of the completion: once a detach sees no
+	 * write in flight, module exit may destroy the cache. */
+	done = *c;
 	bio->bi_end_io = c->end_io;
 	bio->bi_private = c->private;
-	kfree(c);
+	kmem_cache_free(cbt_ctx_cache, c);
+	for (i = 0; i < done.n; i++)
+		cbt_io_end(done.kd[i]->t, done.io[i], err);
+	t0 = ktime_get_ns() - t0;
+	for (i = 0; i < done.n; i++) {
+		atomic64_add(t0, &done.kd[i]->end_ns);
+		cbt_dev_put(done.kd[i]);
+	}
 	if (bio->bi_end_io)
 		bio->bi_end_io(bio);
 }
@@ -231,8 +236,12 @@ void cbt_hook_bio(struct bio *bio)
 		hi = min(e, kd->start + kd->nr_sectors);
 		if (lo >= hi)
 			continue;
-		if (!c)
-			c = kzalloc(sizeof(*c), GFP_NOWAIT | __GFP_NOWARN);
+		if (!c) {
+			/* A cache of its own: no zeroing, and its slabs serve only this path. */
+			c = kmem_cache_alloc(cbt_ctx_cache, GFP_NOWAIT | __GFP_NOWARN);
+			if (c)
+				c->n = 0;
+		}
 		if (!c || c->n == CBT_MAX_MATCH) {
 			/* No context (or more overlapping attaches than it holds): the completion
 			 * is invisible to this device, so mark the range (a DIRTY record) and say
@@ -264,6 +273,17 @@ void cbt_hook_bio(struct bio *bio)
 		atomic64_inc(&c->kd[i]->hook_calls);
 		atomic64_add(t0, &c->kd[i]->hook_ns);
 	}
+}
+
+int cbt_dev_init(void)
+{
+	cbt_ctx_cache = KMEM_CACHE(cbt_bioctx, 0);
+	return cbt_ctx_cache ? 0 : -ENOMEM;
+}
+
+void cbt_dev_exit(void)
+{
+	kmem_cache_destroy(cbt_ctx_cache);
 }
 
 /* ---- attach / detach ----------------------------------------------------------------- */

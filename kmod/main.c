@@ -36,13 +36,19 @@ static int __init cbtrep_init(void)
 {
 	int ret;
 
+	ret = cbt_dev_init();
+	if (ret)
+		return ret;
 	cbt_free_wq = alloc_workqueue("cbtrep_free", 0, 0);
-	if (!cbt_free_wq)
+	if (!cbt_free_wq) {
+		cbt_dev_exit();
 		return -ENOMEM;
+	}
 	ret = misc_register(&cbtrep_ctl_dev);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", cbtrep_ctl_dev.name, ret);
 		destroy_workqueue(cbt_free_wq);
+		cbt_dev_exit();
 		return ret;
 	}
 	pr_info("loaded, version %s, ABI %u\n", CBTREP_MODULE_VERSION, CBT_ABI_VERSION);
@@ -55,6 +61,7 @@ static void __exit cbtrep_exit(void)
 	/* Devices freed from completion context are freed by now. */
 	destroy_workqueue(cbt_free_wq);
 	cbt_chunk_pool_empty();
+	cbt_dev_exit();
 	pr_info("unloaded\n");
 }
 
