@@ -157,6 +157,7 @@ e2e_guest_files() {
 	cp "$certs/ca.pem" "$certs/engine1.pem" "$certs/engine1.key" "$root/etc/cbtrep/certs/"
 	cp "$REPO_DIR/tests/kernel/e2e/guest-e2e.sh" "$root/lib/cbtrep/e2e.sh"
 	cp "$REPO_DIR/tests/kernel/e2e/replicate-flow.sh" "$root/lib/cbtrep/e2e-replicate-flow.sh"
+	cp "$REPO_DIR/tests/kernel/e2e/power-off-flow.sh" "$root/lib/cbtrep/e2e-power-off-flow.sh"
 }
 
 # e2e_guest_value KEY LOG: the last "E2E-VALUE KEY=VALUE" line the guest printed.
