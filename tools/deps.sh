@@ -9,6 +9,7 @@ packages=(
     qemu-system-x86 busybox-static cpio kmod xz-utils zstd e2fsprogs util-linux dwarves
     mingw-w64 binutils-mingw-w64-x86-64
     rsync iproute2 clang libclang-rt-14-dev
+    nbdkit nbdkit-plugin-dev libnbd-bin jq
 )
 
 missing=()

@@ -55,6 +55,7 @@ void Applier::open(uint64_t source_bytes)
         replica_ = std::make_unique<ReplicaFile>(spec_.path, create);
         state_file_ = std::make_unique<StateFile>(state_dir_ + "/" + spec_.name + ".state");
         undo_ = std::make_unique<UndoLog>(state_dir_ + "/" + spec_.name + ".undo");
+        store_ = std::make_unique<points::Store>(state_dir_, spec_.name);
         if (!state_file_->load(state_)) {
             state_ = new_state(replica_->size());
             state_file_->save(state_);
@@ -62,15 +63,46 @@ void Applier::open(uint64_t source_bytes)
                      ", id ", hex(state_.replica_id, 16));
         }
     }
-    UndoLog::Recovery r = undo_->recover(*replica_, state_.applied_seq);
+    UndoLog::Recovery r;
+    try {
+        store_->ensure_dir();
+        r = undo_->recover(*replica_, state_.applied_seq, [this](uint64_t first, uint64_t last) {
+            return store_->segment_path(first, last);
+        });
+        // Points saved for a batch the crash kept from committing do not exist.
+        std::vector<points::PointRecord> pts = store_->load_points();
+        size_t n = pts.size();
+        std::erase_if(pts, [&](const points::PointRecord &p) {
+            return p.batch_last_seq > state_.applied_seq;
+        });
+        if (pts.size() != n)
+            store_->save_points(pts);
+    } catch (const points::StoreError &e) {
+        throw Error(cat("replica ", spec_.name, ": history: ", e.what()), false);
+    }
     needs_recovery_ = false;
     if (r.rolled_back)
         log_warn("replica ", spec_.name, ": rolled back uncommitted batch ", r.batch_id, " (seq ",
                  r.first_seq, "..", r.last_seq, ", ", r.records,
                  " undo records); replica is at seq ", state_.applied_seq);
+    else if (r.retired)
+        log_info("replica ", spec_.name, ": batch ", r.batch_id,
+                 " in the undo log was already committed; kept as history");
     else if (r.found)
         log_info("replica ", spec_.name, ": batch ", r.batch_id,
                  " in the undo log was already committed; log emptied");
+    std::optional<IntentRecord> intent;
+    try {
+        intent = store_->load_intent();
+    } catch (const points::StoreError &e) {
+        throw Error(cat("replica ", spec_.name, ": ", e.what()), false);
+    }
+    if (intent) {
+        log_warn("replica ", spec_.name, ": finishing the interrupted rollback to point ",
+                 intent->point_id);
+        finish_rollback(*intent);
+    }
+    prune_history();
     log_info("replica ", spec_.name, ": applied seq ", state_.applied_seq, " (batch ",
              state_.applied_batch_id, "), consistent seq ", state_.consistent_seq);
 }
@@ -131,8 +163,20 @@ bool Applier::begin(const cbt_wire_batch_begin &b)
                      ": initial copy starts; replica inconsistent until "
                      "the next consistent batch");
         }
+        if (state_.flags & kStateRolledBack)
+            clear_rolled_back();
+        try {
+            invalidate_history("an initial copy is written without before-images");
+        } catch (const Error &e) {
+            fail_io(e, "dropping recovery points");
+        }
     } else if (applied && b.last_seq <= applied) {
         duplicate_ = true;
+    } else if (state_.flags & kStateRolledBack) {
+        throw ApplyError(cat("replica '", spec_.name, "' was rolled back to tag '", state_.tag_name,
+                             "' (seq ", applied,
+                             ") and no longer follows its source: resync required"),
+                         CBT_WERR_SEQUENCE, true);
     } else if (applied && b.first_seq <= applied) {
         throw ApplyError(cat("batch ", b.batch_id, " (seq ", b.first_seq, "..", b.last_seq,
                              ") overlaps the applied range ending at ", applied),
@@ -148,6 +192,7 @@ bool Applier::begin(const cbt_wire_batch_begin &b)
     got_extents_ = got_tags_ = 0;
     got_bytes_ = got_payload_ = 0;
     last_tag_.reset();
+    tags_.clear();
     staged_.clear();
     stage_used_ = 0;
     if (!duplicate_ && !initial_) {
@@ -233,6 +278,7 @@ void Applier::tag(const cbt_wire_tag &t)
                          CBT_WERR_PROTOCOL, false);
     ++got_tags_;
     last_tag_ = t;
+    tags_.push_back(t);
 }
 
 void Applier::flush()
@@ -240,28 +286,40 @@ void Applier::flush()
     if (staged_.empty())
         return;
     auto t0 = std::chrono::steady_clock::now();
-    try {
-        // Old bytes first, durably; only then may the replica change. (Copy batches of
-        // the initial sync write over a replica already marked inconsistent: no undo.)
-        if (!initial_) {
-            for (const Staged &s : staged_)
-                undo_->save(*replica_, s.offset, s.length);
-            undo_->sync();
+    // Disk full: the history yields to replication (oldest point first), then we retry.
+    // Saving again what was partly saved is harmless: the first record of a range wins and
+    // the replica has not changed since.
+    for (;;) {
+        try {
+            // Old bytes first, durably; only then may the replica change. (Copy batches of
+            // the initial sync write over a replica already marked inconsistent: no undo.)
+            if (!initial_) {
+                for (const Staged &s : staged_)
+                    undo_->save(*replica_, s.offset, s.length);
+                undo_->sync();
+            }
+            break;
+        } catch (const Error &e) {
+            if (!disk_full(e) || !make_room())
+                fail_io(e, "saving undo data");
         }
-    } catch (const Error &e) {
-        fail_io(e, "saving undo data");
     }
     stats_.undo_s += since(t0);
     t0 = std::chrono::steady_clock::now();
-    try {
-        for (const Staged &s : staged_) {
-            if (s.encoding == CBT_WE_RAW)
-                replica_->write(s.offset, std::span(stage_.data() + s.buf_off, s.length));
-            else
-                replica_->zero(s.offset, s.length, s.encoding == CBT_WE_DISCARD);
+    for (;;) {
+        try {
+            for (const Staged &s : staged_) {
+                if (s.encoding == CBT_WE_RAW)
+                    replica_->write(s.offset, std::span(stage_.data() + s.buf_off, s.length));
+                else
+                    replica_->zero(s.offset, s.length, s.encoding == CBT_WE_DISCARD);
+            }
+            break;
+        } catch (const Error &e) {
+            // Writing the staged extents again, in order, gives the same result.
+            if (!disk_full(e) || !make_room())
+                fail_io(e, "writing");
         }
-    } catch (const Error &e) {
-        fail_io(e, "writing");
     }
     stats_.write_s += since(t0);
     staged_.clear();
@@ -327,6 +385,32 @@ void Applier::commit(const cbt_wire_ack &ack)
     } else {
         next.flags &= ~kStateConsistent;
     }
+    // A tag in a consistent batch is a recovery point. The catalog is saved before the state
+    // file, so a point never names a batch the history does not keep; open() drops points
+    // of a batch that did not commit.
+    if (!initial_ && !tags_.empty() && (next.flags & kStateConsistent)) {
+        try {
+            std::vector<points::PointRecord> pts = store_->load_points();
+            for (const cbt_wire_tag &t : tags_) {
+                points::PointRecord p{};
+                p.id = t.seq;
+                p.tag_id = t.tag_id;
+                p.tag_ns = t.timestamp_ns;
+                p.reached_ns = ack.applied_ns;
+                p.batch_id = batch_.batch_id;
+                p.batch_last_seq = batch_.last_seq;
+                p.tag_flags = t.flags;
+                p.flags = (t.flags & CBT_TAG_APP_CONSISTENT) ? target::kPointApp : 0;
+                std::memcpy(p.name, t.name, sizeof(p.name));
+                p.name[sizeof(p.name) - 1] = 0;
+                pts.push_back(p);
+            }
+            store_->save_points(pts);
+        } catch (const std::exception &e) {
+            throw ApplyError(cat("replica '", spec_.name, "': saving recovery points: ", e.what()),
+                             CBT_WERR_IO, false);
+        }
+    }
     if (last_tag_) {
         next.tag_id = last_tag_->tag_id;
         next.tag_ns = last_tag_->timestamp_ns;
@@ -342,16 +426,115 @@ void Applier::commit(const cbt_wire_ack &ack)
     // Committed: from here on a crash keeps this batch (recovery sees applied_seq).
     state_ = next;
     in_batch_ = false;
-    try {
-        undo_->clear();
-    } catch (const Error &e) {
-        log_warn("replica ", spec_.name, ": ", e.what(), " (harmless: batch already committed)");
-    }
+    keep_history();
     if (last_tag_)
         log_info(
             "replica ", spec_.name, ": reached tag '", last_tag_->name, "' (id ", last_tag_->tag_id,
             last_tag_->flags & CBT_TAG_APP_CONSISTENT ? ", app-consistent)" : ", crash-consistent)",
             " at seq ", last_tag_->seq);
+}
+
+void Applier::keep_history() noexcept
+{
+    // Before-images serve only points older than the batch: with none, nothing to keep.
+    bool any_points = false;
+    try {
+        any_points = !store_->load_points().empty();
+    } catch (const std::exception &e) {
+        log_warn("replica ", spec_.name, ": ", e.what());
+    }
+    if (initial_ || !undo_->has_records() || !any_points) {
+        try {
+            undo_->clear();
+        } catch (const Error &e) {
+            log_warn("replica ", spec_.name, ": ", e.what(),
+                     " (harmless: batch already committed)");
+        }
+        return;
+    }
+    try {
+        undo_->retire(store_->segment_path(batch_.first_seq, batch_.last_seq));
+    } catch (const std::exception &e) {
+        // Without this batch's before-images no older point can be rebuilt.
+        log_error("replica ", spec_.name, ": keeping batch ", batch_.batch_id,
+                  " as history failed: ", e.what());
+        invalidate_history("a batch's before-images could not be kept");
+        try {
+            undo_->clear();
+        } catch (const Error &e2) {
+            log_warn("replica ", spec_.name, ": ", e2.what());
+        }
+        return;
+    }
+    prune_history();
+}
+
+void Applier::prune_history() noexcept
+{
+    try {
+        points::StoreLock lk = store_->lock(false);
+        if (!lk.held())
+            return; // an operator command holds it; next batch prunes
+        points::PruneResult r = points::prune(*store_, spec_.retention, points::wall_ns());
+        if (r.points)
+            log_info("replica ", spec_.name, ": retention pruned ", r.points, " points, ",
+                     r.segments, " history segments (", r.bytes, " bytes)",
+                     r.stopped_at_hold ? cat("; stopped at point ", *r.stopped_at_hold, " (in use)")
+                                       : std::string());
+    } catch (const std::exception &e) {
+        log_warn("replica ", spec_.name, ": pruning history: ", e.what());
+    }
+}
+
+bool Applier::disk_full(const Error &e) noexcept
+{
+    return e.errno_value() == ENOSPC || e.errno_value() == EDQUOT;
+}
+
+bool Applier::make_room() noexcept
+{
+    try {
+        points::StoreLock lk = store_->lock(true);
+        points::PruneResult r = points::drop_oldest(*store_);
+        if (!r.bytes)
+            return false;
+        log_warn("replica ", spec_.name, ": disk full: dropped ", r.points,
+                 " oldest recovery point(s) and ", r.bytes, " bytes of history to make room");
+        return true;
+    } catch (const std::exception &e) {
+        log_warn("replica ", spec_.name, ": making room in the history: ", e.what());
+        return false;
+    }
+}
+
+void Applier::clear_rolled_back()
+{
+    StateRecord next = state_;
+    next.flags &= ~kStateRolledBack;
+    state_file_->save(next);
+    state_ = next;
+    log_info("replica ", spec_.name, ": being copied from its source again after a rollback");
+}
+
+void Applier::prepare_resync()
+{
+    invalidate_history("a resync writes the replica without before-images");
+    if (state_.flags & kStateRolledBack)
+        clear_rolled_back();
+}
+
+void Applier::invalidate_history(const std::string &why)
+{
+    try {
+        if (store_->load_points().empty() && store_->segments().empty())
+            return;
+        points::StoreLock lk = store_->lock(true);
+        store_->reset();
+        log_warn("replica ", spec_.name, ": all recovery points dropped: ", why);
+    } catch (const std::exception &e) {
+        throw Error(cat("replica ", spec_.name, ": dropping the history (", why, "): ", e.what()),
+                    false);
+    }
 }
 
 void Applier::abort() noexcept

@@ -32,6 +32,7 @@
 #include <cbtrep/wire.h>
 
 #include "common/error.h"
+#include "points/store.h"
 #include "target/replica_file.h"
 #include "target/state_file.h"
 #include "target/undo_log.h"
@@ -59,6 +60,7 @@ struct ReplicaSpec {
     uint64_t create_bytes = 0;                // create a sparse image of this size if absent
     bool create_from_source = false;          // ... or of the source's size at first HELLO
     std::vector<std::string> allowed_clients; // certificate CN/SAN names; "*" = any
+    points::Retention retention;              // of the recovery points (docs/points.md)
 };
 
 // Where apply time goes (seconds), for the engine benchmark's per-stage breakdown.
@@ -95,6 +97,21 @@ class Applier
     cbt_wire_ack end(const cbt_wire_batch_end &e);
     // Rolls back the batch in progress, if any. Never throws; logs instead.
     void abort() noexcept;
+
+    // Recovery points (docs/points.md). The history is kept by commit(); these are for the
+    // operator's commands and for writers that bypass the undo log.
+    const points::Store &store() const noexcept { return *store_; }
+    // Plays the history back, newest batch first, until the replica is at the point; crash
+    // safe (an intent file makes open() finish it). Needs open(), outside a batch.
+    void rollback_to(uint64_t point_id);
+    // The replica is about to be written without before-images (initial copy, resync):
+    // no point can be reconstructed any more.
+    void invalidate_history(const std::string &why);
+    // A resync (not a verify) is about to write the replica: drops the history and the
+    // rolled-back mark (the resync makes the replica follow its source again).
+    void prepare_resync();
+    // Applies the retention policy now.
+    void prune_history() noexcept;
     bool in_batch() const noexcept { return in_batch_; }
     // Counters since the last call; resets them.
     ApplyStats take_stats() noexcept { return std::exchange(stats_, ApplyStats{}); }
@@ -108,6 +125,13 @@ class Applier
     };
     void flush();
     void commit(const cbt_wire_ack &ack);
+    void keep_history() noexcept;
+    void clear_rolled_back();
+    static bool disk_full(const Error &e) noexcept;
+    // Disk full: drops the oldest unheld point and the history only it needed; false when
+    // nothing could be freed.
+    bool make_room() noexcept;
+    void finish_rollback(const IntentRecord &intent);
     [[noreturn]] void fail_io(const Error &e, const char *what);
 
     ReplicaSpec spec_;
@@ -116,6 +140,7 @@ class Applier
     std::unique_ptr<ReplicaFile> replica_;
     std::unique_ptr<UndoLog> undo_;
     std::unique_ptr<StateFile> state_file_;
+    std::unique_ptr<points::Store> store_;
     StateRecord state_{};
     bool needs_recovery_ = false;
 
@@ -126,6 +151,7 @@ class Applier
     uint32_t got_extents_ = 0, got_tags_ = 0;
     uint64_t got_bytes_ = 0, got_payload_ = 0;
     std::optional<cbt_wire_tag> last_tag_;
+    std::vector<cbt_wire_tag> tags_;
     std::vector<uint8_t> stage_;
     size_t stage_used_ = 0;
     std::vector<Staged> staged_;

@@ -96,7 +96,7 @@ TargetConfig parse_config(const std::string &text, const std::string &origin,
         c.fail("(top level)", "must be an object");
     only_keys(c, root, "",
               {"listen", "tls", "state_dir", "max_window", "io_timeout_s", "handshake_timeout_s",
-               "apply_buffer_mib", "replicas"});
+               "apply_buffer_mib", "retention", "replicas"});
 
     TargetConfig cfg;
     const json &listen = object(c, root, "listen", "listen");
@@ -120,6 +120,17 @@ TargetConfig parse_config(const std::string &text, const std::string &origin,
     cfg.apply_buffer_bytes = uint_at(c, root, "apply_buffer_mib", "apply_buffer_mib", 16, 4, 4096)
                              << 20;
 
+    // Recovery points (docs/points.md): one policy for every replica.
+    points::Retention retention;
+    if (root.contains("retention")) {
+        const json &ret = object(c, root, "retention", "retention");
+        only_keys(c, ret, "retention", {"max_age_s", "max_mib"});
+        retention.max_age_s =
+            uint_at(c, ret, "max_age_s", "retention.max_age_s", retention.max_age_s, 0, UINT32_MAX);
+        retention.max_bytes = uint_at(c, ret, "max_mib", "retention.max_mib", 0, 0, 1ull << 40)
+                              << 20;
+    }
+
     const json &reps = object(c, root, "replicas", "replicas");
     if (reps.empty())
         c.fail("replicas", "at least one replica is required");
@@ -134,6 +145,7 @@ TargetConfig parse_config(const std::string &text, const std::string &origin,
         only_keys(c, r, where, {"path", "size", "create_from_source", "allowed_clients"});
         ReplicaSpec spec;
         spec.name = it.key();
+        spec.retention = retention;
         spec.path = c.path(string_at(c, r, "path", where + ".path", true));
         spec.create_bytes = uint_at(c, r, "size", where + ".size", 0, 0, UINT64_MAX);
         if (spec.create_bytes % CBT_SECTOR_SIZE)

@@ -7,6 +7,7 @@
 //   "tls": {"ca": "ca.pem", "cert": "target.pem", "key": "target.key"},
 //   "state_dir": "/var/lib/cbtrep-target",
 //   "max_window": 8, "io_timeout_s": 60, "handshake_timeout_s": 10, "apply_buffer_mib": 16,
+//   "retention": {"max_age_s": 86400, "max_mib": 0},   (recovery points; 0 = no bound)
 //   "replicas": {
 //     "vm1-disk0": {"path": "/srv/vm1.img", "size": 10737418240,
 //                   "allowed_clients": ["engine1.example.com"]}

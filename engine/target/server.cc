@@ -321,6 +321,9 @@ void Server::session(FrameConn &conn, Worker *self)
                 // A resync or verify session (docs/resync.md) owns the connection from here.
                 if (ap.in_batch())
                     throw FrameError("RS_BEGIN inside a batch", CBT_WIRE_E_UNEXPECTED);
+                // A resync writes without before-images: the recovery points go first.
+                if (!(f.as<cbt_wire_rs_begin>().flags & CBT_WRS_VERIFY))
+                    ap.prepare_resync();
                 resync::serve_resync(conn, f, name, ap.spec().path, replica_bytes);
                 return;
             case CBT_WT_PING:

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "target/disk_format.h"
+#include <cbtrep/replica_store.h>
 
 namespace cbtrep::target
 {

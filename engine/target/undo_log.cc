@@ -189,7 +189,29 @@ void UndoLog::clear()
     truncate();
 }
 
-UndoLog::Recovery UndoLog::recover(ReplicaFile &replica, uint64_t applied_seq)
+void UndoLog::retire(const std::string &dest)
+{
+    if (::fdatasync(fd_.get()) != 0)
+        throw_errno(cat("syncing undo log ", path_));
+    if (::rename(path_.c_str(), dest.c_str()) != 0)
+        throw_errno(cat("moving undo log ", path_, " to ", dest));
+    for (const std::string &p : {dest, path_}) {
+        std::string dir = p.substr(0, p.rfind('/'));
+        UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!d || ::fsync(d.get()) != 0)
+            throw_errno(cat("syncing directory ", dir));
+    }
+    UniqueFd fresh(::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fresh)
+        throw_errno(cat("creating undo log ", path_));
+    fd_ = std::move(fresh);
+    end_ = 0;
+    entries_.clear();
+    active_ = false;
+}
+
+UndoLog::Recovery UndoLog::recover(ReplicaFile &replica, uint64_t applied_seq,
+                                   const RetireTo &retire_to)
 {
     Recovery res;
     std::vector<Entry> entries;
@@ -235,6 +257,14 @@ UndoLog::Recovery UndoLog::recover(ReplicaFile &replica, uint64_t applied_seq)
         if (first.last_seq > applied_seq) {
             res.records = play_back(replica, entries);
             res.rolled_back = true;
+        } else if (retire_to && entries.size() > 1) {
+            // Committed before the crash but not yet kept: keep the well-formed prefix (all
+            // of it was synced before the replica was written).
+            if (::ftruncate(fd_.get(), static_cast<off_t>(off)) != 0)
+                throw_errno(cat("truncating undo log ", path_));
+            retire(retire_to(first.first_seq, first.last_seq));
+            res.retired = true;
+            return res;
         }
     }
     truncate();

@@ -3,16 +3,18 @@
 // synced; after the batch is durable and committed in the state file, the log is emptied.
 // After a crash, a log whose batch was not committed is played backwards onto the replica.
 //
-// Records carry the batch id and sequence range (disk_format.h), so a later retention
-// feature can keep per-batch undo records instead of discarding them.
+// The log of a committed batch is kept as history (docs/points.md): retire() renames it into
+// the history directory instead of emptying it, so the before-images cost no second write.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include <cbtrep/replica_store.h>
+
 #include "common/fd.h"
-#include "target/disk_format.h"
 #include "target/replica_file.h"
 
 namespace cbtrep::target
@@ -28,10 +30,15 @@ class UndoLog
         bool found = false;       // the log named a batch
         bool rolled_back = false; // ... that was not committed, and was undone
         uint64_t batch_id = 0, first_seq = 0, last_seq = 0;
-        size_t records = 0; // undo records applied
+        size_t records = 0;   // undo records applied
+        bool retired = false; // a committed batch's log was moved into the history
     };
+    // Where the log of a committed batch goes (its BEGIN record's seq range); empty = nowhere.
+    using RetireTo = std::function<std::string(uint64_t first_seq, uint64_t last_seq)>;
     // Start-up: undoes an uncommitted batch (its last_seq > applied_seq), then empties the log.
-    Recovery recover(ReplicaFile &replica, uint64_t applied_seq);
+    // A committed batch's log (a crash after the state file, before retire) is retired to
+    // retire_to() when given and it holds before-images.
+    Recovery recover(ReplicaFile &replica, uint64_t applied_seq, const RetireTo &retire_to = {});
 
     // Starts a batch: empties the log and writes its BEGIN record (not yet synced).
     void begin(uint64_t batch_id, uint64_t first_seq, uint64_t last_seq);
@@ -43,6 +50,10 @@ class UndoLog
     size_t rollback(ReplicaFile &replica);
     // The batch is committed: forget it.
     void clear();
+    // The batch is committed: move its log (synced) to dest and start an empty one.
+    void retire(const std::string &dest);
+    // More than the BEGIN record: the batch saved before-images.
+    bool has_records() const noexcept { return entries_.size() > 1; }
     bool active() const noexcept { return active_; }
     uint64_t bytes() const noexcept { return end_; }
 

@@ -19,6 +19,8 @@ namespace cbtrep::cli
 [[gnu::weak]] int cmd_resync(int argc, char **argv);
 [[gnu::weak]] int cmd_verify(int argc, char **argv);
 [[gnu::weak]] int cmd_certs(int argc, char **argv);
+[[gnu::weak]] int cmd_points(int argc, char **argv);
+[[gnu::weak]] int cmd_failover(int argc, char **argv);
 } // namespace cbtrep::cli
 
 namespace
@@ -38,6 +40,8 @@ const std::vector<Command> &commands()
         {"certs", cmd_certs, "create a CA, server and client certificates (cbtrep certs init)"},
         {"resync", cmd_resync, "make a replica equal to its source by block checksums"},
         {"verify", cmd_verify, "compare a replica with its source, read-only"},
+        {"points", cmd_points, "recovery points of a replica: list, roll back (target machine)"},
+        {"failover", cmd_failover, "test failover: export a point over NBD (target machine)"},
     };
     return table;
 }
