@@ -8,6 +8,7 @@
 #include <nbdkit-plugin.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -24,14 +25,23 @@ std::unique_ptr<cbtrep::points::PointView> view;
 int cb_config(const char *key, const char *value)
 {
     std::string k = key;
+    // nbdkit changes to / when it goes to the background: every path is made absolute.
+    auto absolute = [&](std::string &out) {
+        char *p = nbdkit_absolute_path(value);
+        if (!p)
+            return -1;
+        out = p;
+        std::free(p);
+        return 0;
+    };
     if (k == "state_dir")
-        state_dir = value;
-    else if (k == "replica")
+        return absolute(state_dir);
+    if (k == "path")
+        return absolute(path);
+    if (k == "overlay")
+        return absolute(overlay);
+    if (k == "replica")
         replica = value;
-    else if (k == "path")
-        path = value;
-    else if (k == "overlay")
-        overlay = value;
     else if (k == "point") {
         char *end = nullptr;
         point_id = std::strtoull(value, &end, 10);
