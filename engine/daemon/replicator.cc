@@ -226,9 +226,18 @@ int Replicator::run()
 bool Replicator::sleep_interruptible(milliseconds d)
 {
     auto until = clock::now() + d;
-    while (!stop_ && clock::now() < until)
+    auto refreshed = clock::now();
+    while (!stop_ && clock::now() < until) {
         std::this_thread::sleep_for(
             std::min<clock::duration>(until - clock::now(), milliseconds(100)));
+        // Spool hook (issue 9): the spool keeps growing while the target is away, so the
+        // status (spool bytes, RPO) is refreshed while waiting to reconnect too.
+        if (src_ && dynamic_cast<spool::SpoolSource *>(src_.get()) &&
+            clock::now() - refreshed > milliseconds(1000)) {
+            refresh_status();
+            refreshed = clock::now();
+        }
+    }
     return !stop_;
 }
 
@@ -296,7 +305,25 @@ void Replicator::refresh_status()
         if (j->first_ts_ns && (!oldest || j->first_ts_ns < oldest))
             oldest = j->first_ts_ns;
     int64_t now = unix_ns();
+    // Spool hook (issue 9, engine/spool): the log's size, limit and oldest unsent point.
+    std::optional<spool::SpoolSourceStatus> sp;
+    if (auto *ss = dynamic_cast<spool::SpoolSource *>(src_.get()))
+        sp = ss->spool_status();
+    if (sp && sp->stats.oldest_unacked_ns && (!oldest || sp->stats.oldest_unacked_ns < oldest))
+        oldest = sp->stats.oldest_unacked_ns; // the spooled changes count in the RPO too
     board_.update(dev_.name, [&](DeviceStatus &s) {
+        if (sp) {
+            s.spool = SpoolStatus{true,
+                                  sp->state,
+                                  sp->reason,
+                                  sp->stats.bytes,
+                                  sp->stats.limit_bytes,
+                                  sp->stats.segments,
+                                  sp->stats.batches,
+                                  sp->stats.oldest_unacked_seq,
+                                  int64_t(sp->stats.oldest_unacked_ns),
+                                  sp->drops};
+        }
         s.tracker_mode = cbt_mode_str(st.mode);
         s.tracker_mode_reason = cbt_reason_str(st.mode_reason);
         s.tracker_state = cbt_state_str(st.state);

@@ -46,6 +46,17 @@ json to_json(const DeviceStatus &s)
           {"tag_id", s.last_tag_id},
           {"seq", s.last_tag_seq},
           {"time_unix_ns", s.last_tag_unix_ns}}},
+        {"spool",
+         {{"enabled", s.spool.enabled},
+          {"state", s.spool.state},
+          {"reason", s.spool.reason},
+          {"bytes", s.spool.bytes},
+          {"limit_bytes", s.spool.limit_bytes},
+          {"segments", s.spool.segments},
+          {"batches", s.spool.batches},
+          {"oldest_unsent",
+           {{"seq", s.spool.oldest_unsent_seq}, {"time_unix_ns", s.spool.oldest_unsent_unix_ns}}},
+          {"drops", s.spool.drops}}},
         {"stage_seconds",
          {{"read", s.read_s},
           {"compress", s.compress_s},
@@ -95,6 +106,21 @@ DeviceStatus from_json(const json &j)
         get(c, "tag_id", s.last_tag_id);
         get(c, "seq", s.last_tag_seq);
         get(c, "time_unix_ns", s.last_tag_unix_ns);
+    }
+    if (j.contains("spool")) {
+        const json &sp = j.at("spool");
+        get(sp, "enabled", s.spool.enabled);
+        get(sp, "state", s.spool.state);
+        get(sp, "reason", s.spool.reason);
+        get(sp, "bytes", s.spool.bytes);
+        get(sp, "limit_bytes", s.spool.limit_bytes);
+        get(sp, "segments", s.spool.segments);
+        get(sp, "batches", s.spool.batches);
+        if (sp.contains("oldest_unsent")) {
+            get(sp.at("oldest_unsent"), "seq", s.spool.oldest_unsent_seq);
+            get(sp.at("oldest_unsent"), "time_unix_ns", s.spool.oldest_unsent_unix_ns);
+        }
+        get(sp, "drops", s.spool.drops);
     }
     if (j.contains("stage_seconds")) {
         const json &st = j.at("stage_seconds");
@@ -168,6 +194,30 @@ std::string StatusBoard::prometheus() const
     metric("cbtrep_last_consistency_point_seq", "gauge",
            "Sequence number of the last tag durable on the replica",
            [](const DeviceStatus &s) { return s.last_tag_seq; });
+    // Spool figures only for devices that have one.
+    auto spool_metric = [&](const char *name, const char *type, const char *help, auto value_of) {
+        os << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+        for (const auto &[dev, s] : snap)
+            if (s.spool.enabled)
+                os << name << "{device=\"" << dev << "\"} " << value_of(s) << "\n";
+    };
+    int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    spool_metric("cbtrep_spool_bytes", "gauge", "Bytes held in the replication log",
+                 [](const DeviceStatus &s) { return s.spool.bytes; });
+    spool_metric("cbtrep_spool_limit_bytes", "gauge", "Effective bound of the replication log",
+                 [](const DeviceStatus &s) { return s.spool.limit_bytes; });
+    spool_metric("cbtrep_spool_oldest_unsent_age_seconds", "gauge",
+                 "Age of the oldest change in the replication log not yet durable on the replica",
+                 [&](const DeviceStatus &s) {
+                     return s.spool.oldest_unsent_unix_ns && s.spool.oldest_unsent_unix_ns < now_ns
+                                ? double(now_ns - s.spool.oldest_unsent_unix_ns) / 1e9
+                                : 0.0;
+                 });
+    spool_metric("cbtrep_spool_drops_total", "counter",
+                 "Times the replication log was dropped at its limit (resync required)",
+                 [](const DeviceStatus &s) { return s.spool.drops; });
     os << "# HELP cbtrep_stage_seconds_total Time spent per pipeline stage\n"
           "# TYPE cbtrep_stage_seconds_total counter\n";
     for (const auto &[dev, s] : snap) {

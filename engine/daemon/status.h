@@ -13,6 +13,21 @@
 namespace cbtrep::daemon
 {
 
+// The per-disk replication log (engine/spool, docs/spool.md), when the device has one.
+struct SpoolStatus {
+    bool enabled = false;
+    std::string state;  // spooling | dropped (at its limit; waiting for the resync) | stopped
+    std::string reason; // why it is not spooling
+    uint64_t bytes = 0;
+    uint64_t limit_bytes = 0; // the effective bound: min(limit, volume free - reserve)
+    uint64_t segments = 0;
+    uint64_t batches = 0; // held, not yet acknowledged by the target
+    // Oldest point not yet durable on the replica: its age is the RPO.
+    uint64_t oldest_unsent_seq = 0;
+    int64_t oldest_unsent_unix_ns = 0;
+    uint64_t drops = 0; // times the log was dropped at its limit since start
+};
+
 struct DeviceStatus {
     std::string name;
     std::string state = "starting"; // initial-sync | replicating | resync-required | retrying |
@@ -42,6 +57,7 @@ struct DeviceStatus {
     uint64_t last_tag_id = 0;
     uint64_t last_tag_seq = 0;
     int64_t last_tag_unix_ns = 0;
+    SpoolStatus spool;
     // per-stage seconds since start
     double read_s = 0, compress_s = 0, send_s = 0, apply_s = 0;
     int64_t updated_unix_ns = 0;

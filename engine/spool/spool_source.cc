@@ -161,6 +161,23 @@ source::Status SpoolSource::status()
     return s;
 }
 
+SpoolSourceStatus SpoolSource::spool_status() const
+{
+    SpoolSourceStatus st;
+    st.stats = spool_.stats();
+    st.state = "spooling";
+    std::lock_guard lk(err_mu_);
+    if (pump_error_) {
+        st.state = "stopped";
+        try {
+            std::rethrow_exception(pump_error_);
+        } catch (const std::exception &e) {
+            st.reason = e.what();
+        }
+    }
+    return st;
+}
+
 std::string SpoolSource::describe() const
 {
     return "spool " + spool_.dir() + " of " + inner_.describe();

@@ -24,6 +24,14 @@
 namespace cbtrep::spool
 {
 
+// What `cbtrep status` shows about the spool (cbtrepd copies it into the device status).
+struct SpoolSourceStatus {
+    SpoolStats stats;
+    std::string state;  // spooling | dropped (at its limit, resync pending) | stopped (error)
+    std::string reason; // why not spooling
+    uint64_t drops = 0; // times the log was dropped at its limit
+};
+
 class SpoolSource final : public source::Source
 {
   public:
@@ -63,6 +71,8 @@ class SpoolSource final : public source::Source
     }
     std::string describe() const override;
 
+    SpoolSourceStatus spool_status() const;
+
   private:
     struct Out {
         uint64_t batch_id;
@@ -76,7 +86,7 @@ class SpoolSource final : public source::Source
     Spool &spool_;
     std::deque<Out> outstanding_;
     std::mutex pump_mu_; // one pump() at a time; guards the inner source
-    std::mutex err_mu_;
+    mutable std::mutex err_mu_;
     std::exception_ptr pump_error_;
     std::atomic<bool> stop_{false};
     std::thread pump_thread_;

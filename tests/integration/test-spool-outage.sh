@@ -40,6 +40,35 @@ log "target away: source fully committed, spool holds $segs segment(s), $spool_b
 for _ in $(seq 300); do grep -q "connect" "$WORK/engine.log" && break; sleep 0.1; done
 grep -q "connect" "$WORK/engine.log" || engine_fail "no connection attempt logged within 30 s"
 
+# `cbtrep status` while the target is away: the spool's bytes, its limit and the oldest
+# unsent point (seq 1, the first change; its age is the RPO). The status file is refreshed
+# every second while cbtrepd waits to reconnect.
+CLI=$BUILD/tools/cbtrep/cbtrep
+sjson=
+for _ in $(seq 100); do
+    sjson=$("$CLI" status --json --status-dir "$WORK/status" disk0 || true)
+    python3 - "$sjson" "$spool_bytes" <<'PY' 2>/dev/null && break
+import json, sys
+d = json.loads(sys.argv[1])[0]["spool"]
+assert d["enabled"] and d["state"] == "spooling", d
+assert d["bytes"] >= int(sys.argv[2]) // 2, d
+assert d["oldest_unsent"]["seq"] == 1 and d["oldest_unsent"]["age_seconds"] > 0, d
+assert 0 < d["limit_bytes"] <= 1 << 30 and d["batches"] > 0, d
+PY
+    # (not refreshed yet: the first status file is written before the spool is known)
+    sleep 0.2
+done
+python3 - "$sjson" "$spool_bytes" <<'PY' >/dev/null 2>&1 || engine_fail "cbtrep status --json spool numbers wrong: $sjson"
+import json, sys
+d = json.loads(sys.argv[1])[0]["spool"]
+assert d["bytes"] >= int(sys.argv[2]) // 2 and d["oldest_unsent"]["seq"] == 1
+PY
+"$CLI" status --status-dir "$WORK/status" disk0 >"$WORK/cli-status.txt" || true
+grep -q "spool spooling: .* MiB of .* limit" "$WORK/cli-status.txt" &&
+    grep -q "spool oldest unsent: seq 1 written .* ago (RPO)" "$WORK/cli-status.txt" ||
+    engine_fail "cbtrep status does not show the spool: $(cat "$WORK/cli-status.txt")"
+log "cbtrep status: $(grep '^  spool ' "$WORK/cli-status.txt" | tr -s ' ' | tr '\n' ';')"
+
 start_target
 log "target up on port $PORT"
 wait_engine 300

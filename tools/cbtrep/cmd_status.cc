@@ -49,6 +49,13 @@ std::string utc(int64_t unix_s)
     return buf;
 }
 
+// Age of the oldest change the spool holds that the replica does not have yet: the RPO.
+double spool_age_s(const daemon::DeviceStatus &d, int64_t now_ns)
+{
+    int64_t t = d.spool.oldest_unsent_unix_ns;
+    return t && t < now_ns ? double(now_ns - t) / 1e9 : 0.0;
+}
+
 bool healthy(const std::string &state)
 {
     return state == "replicating" || state == "drained" || state == "initial-sync" ||
@@ -83,7 +90,9 @@ int cmd_status(int argc, char **argv)
                 << "usage: cbtrep status [--json] [--status-dir DIR | --config FILE] [DEVICE...]\n"
                    "  Shows cbtrepd's state per device: replication state and reason, tracker\n"
                    "  mode, lag (RPO) in seconds and bytes, backlog, throughput and the last\n"
-                   "  consistency point. Default status directory: /run/cbtrep.\n";
+                   "  consistency point; with a replication log (spool): its bytes and limit,\n"
+                   "  and the oldest unsent point with its age (the RPO). Default status\n"
+                   "  directory: /run/cbtrep.\n";
             return 0;
         } else if (!a.empty() && a[0] == '-') {
             std::cerr << "cbtrep status: unknown option " << a << "\n";
@@ -130,6 +139,8 @@ int cmd_status(int argc, char **argv)
         if (as_json) {
             json j = daemon::to_json(d);
             j["stale"] = stale;
+            if (d.spool.enabled)
+                j["spool"]["oldest_unsent"]["age_seconds"] = spool_age_s(d, now_ns);
             out.push_back(j);
             continue;
         }
@@ -155,6 +166,34 @@ int cmd_status(int argc, char **argv)
         std::cout << "\n  lag " << lag << " / " << human_bytes(double(d.lag_bytes)) << ", backlog "
                   << d.backlog_records << " records, throughput " << human_bytes(d.throughput_bps)
                   << "/s, applied seq " << d.applied_seq;
+        if (d.spool.enabled) {
+            const auto &sp = d.spool;
+            std::cout << "\n  spool " << sp.state;
+            if (!sp.reason.empty())
+                std::cout << " (" << sp.reason << ")";
+            std::cout << ": " << human_bytes(double(sp.bytes)) << " of "
+                      << human_bytes(double(sp.limit_bytes)) << " limit";
+            if (sp.limit_bytes) {
+                char pct[16];
+                std::snprintf(pct, sizeof(pct), " (%.0f %%)",
+                              100.0 * double(sp.bytes) / double(sp.limit_bytes));
+                std::cout << pct;
+            }
+            std::cout << ", " << sp.segments << " segment(s), " << sp.batches
+                      << " batch(es) unsent";
+            if (sp.drops)
+                std::cout << ", dropped at its limit " << sp.drops << " time(s)";
+            std::cout << "\n  spool oldest unsent: ";
+            if (!sp.oldest_unsent_seq) {
+                std::cout << "none (everything acknowledged)";
+            } else {
+                char age[32];
+                std::snprintf(age, sizeof(age), "%.1f s", spool_age_s(d, now_ns));
+                std::cout << "seq " << sp.oldest_unsent_seq << " written "
+                          << utc(sp.oldest_unsent_unix_ns / 1'000'000'000) << ", " << age
+                          << " ago (RPO)";
+            }
+        }
         if (d.initial_sync_total_bytes)
             std::cout << "\n  initial sync " << human_bytes(double(d.initial_sync_done_bytes))
                       << " of " << human_bytes(double(d.initial_sync_total_bytes));
