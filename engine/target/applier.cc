@@ -478,9 +478,13 @@ void Applier::prune_history() noexcept
         points::PruneResult r = points::prune(*store_, spec_.retention, points::wall_ns());
         if (r.points)
             log_info("replica ", spec_.name, ": retention pruned ", r.points, " points, ",
-                     r.segments, " history segments (", r.bytes, " bytes)",
-                     r.stopped_at_hold ? cat("; stopped at point ", *r.stopped_at_hold, " (in use)")
-                                       : std::string());
+                     r.segments, " history segments (", r.bytes, " bytes)");
+        // Said once per held point, not after every batch.
+        uint64_t held = r.stopped_at_hold.value_or(0);
+        if (held && held != hold_logged_)
+            log_warn("replica ", spec_.name, ": retention stopped at point ", held,
+                     " (in use): history kept past the bound until it is released");
+        hold_logged_ = held;
     } catch (const std::exception &e) {
         log_warn("replica ", spec_.name, ": pruning history: ", e.what());
     }

@@ -141,6 +141,7 @@ class Applier
     std::unique_ptr<UndoLog> undo_;
     std::unique_ptr<StateFile> state_file_;
     std::unique_ptr<points::Store> store_;
+    uint64_t hold_logged_ = 0; // the held point retention last stopped at (logged once)
     StateRecord state_{};
     bool needs_recovery_ = false;
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <sys/wait.h>
@@ -143,9 +144,14 @@ int start_test(const ReplicaCtx &c, uint64_t point, const std::string &address, 
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
     pid_t pid = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    // The background nbdkit writes its pid file after the foreground one has exited.
+    for (int i = 0; i < 100 && !pid && WIFEXITED(status) && WEXITSTATUS(status) == 0; i++) {
         std::ifstream in(pidfile);
-        in >> pid;
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!text.empty() && text.back() == '\n') // complete, not half written
+            pid = static_cast<pid_t>(std::atol(text.c_str()));
+        if (!pid)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (!alive(pid)) {
         st.remove_hold(point);
