@@ -1,5 +1,6 @@
 #include "file_source.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -87,10 +88,78 @@ void store_cursor(const std::string &path, const Cursor &c)
     }
 }
 
+namespace
+{
+void atomic_write(const std::string &path, const std::string &text, const char *what)
+{
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        sys_fail(std::string(what) + " " + tmp + ": open");
+    ssize_t n = ::write(fd, text.data(), text.size());
+    int err = n < 0 ? errno : EIO;
+    if (n != static_cast<ssize_t>(text.size()) || ::fsync(fd) != 0) {
+        if (n == static_cast<ssize_t>(text.size()))
+            err = errno;
+        ::close(fd);
+        errno = err;
+        sys_fail(std::string(what) + " " + tmp + ": write");
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+        sys_fail(std::string(what) + " " + path + ": rename");
+    int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+}
+} // namespace
+
+TrackerFile load_tracker_file(const std::string &path)
+{
+    TrackerFile t;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT)
+        return t;
+    std::ifstream in(path);
+    if (!in)
+        sys_fail("tracker state " + path + ": open");
+    std::string magic, state;
+    int version = 0;
+    in >> magic >> version >> state >> t.reason;
+    if (!in || magic != "cbtrep-tracker" || version != 1 ||
+        (state != "dirty" && state != "resync-required" && state != "clean") ||
+        t.reason > CBT_REASON_MAX)
+        throw std::runtime_error("tracker state " + path +
+                                 ": unreadable (expected \"cbtrep-tracker 1 "
+                                 "dirty|resync-required REASON [REQUIRED_GEN [CUT_GEN]]\")");
+    t.state = state == "dirty"   ? CBT_STATE_DIRTY
+              : state == "clean" ? CBT_STATE_CLEAN
+                                 : CBT_STATE_RESYNC_REQUIRED;
+    // Optional: a hand-written "resync-required" file is cleared by any resync.
+    if (!(in >> t.required_gen))
+        t.required_gen = 0;
+    else if (!(in >> t.cut_gen))
+        t.cut_gen = 0;
+    return t;
+}
+
+void store_tracker_file(const std::string &path, const TrackerFile &t)
+{
+    atomic_write(path,
+                 "cbtrep-tracker 1 " + std::string(cbt_state_str(t.state)) + " " +
+                     std::to_string(t.reason) + " " + std::to_string(t.required_gen) + " " +
+                     std::to_string(t.cut_gen) + "\n",
+                 "tracker state");
+}
+
 FileSource::FileSource(FileSourceOptions opts) : opts_(std::move(opts))
 {
     if (opts_.cursor_path.empty())
         opts_.cursor_path = opts_.stream_path + ".cursor";
+    if (opts_.tracker_path.empty())
+        opts_.tracker_path = opts_.stream_path + ".tracker";
     if (opts_.bitmap_dir.empty())
         opts_.bitmap_dir = opts_.stream_path + ".bitmaps";
     fd_ = ::open(opts_.stream_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -255,7 +324,9 @@ Status FileSource::status()
     Status s;
     s.mode = last_mode_;
     s.mode_reason = CBT_REASON_NONE;
-    s.state = CBT_STATE_DIRTY;
+    TrackerFile t = load_tracker_file(opts_.tracker_path);
+    s.state = t.state == CBT_STATE_CLEAN ? uint32_t(CBT_STATE_DIRTY) : t.state; // attached = dirty
+    s.state_reason = t.reason;
     uint64_t size = file_size();
     s.backlog_bytes = size > committed_.offset ? size - committed_.offset : 0;
     s.committed_seq = committed_.last_seq;
@@ -267,6 +338,15 @@ Status FileSource::status()
 uint64_t FileSource::bitmap_cut(uint64_t)
 {
     // The dump for a GAP was written with the stream; "cutting" names the newest one seen.
+    if (last_gap_generation_ > last_cut_generation_)
+        return last_cut_generation_ = last_gap_generation_;
+    TrackerFile t = load_tracker_file(opts_.tracker_path);
+    if (t.state == CBT_STATE_RESYNC_REQUIRED) {
+        // The cut a resync follows: a generation of its own, after every one named so far.
+        t.cut_gen = std::max({t.cut_gen, last_cut_generation_, last_gap_generation_}) + 1;
+        store_tracker_file(opts_.tracker_path, t);
+        return last_cut_generation_ = t.cut_gen;
+    }
     if (!last_gap_generation_)
         throw std::runtime_error("stream " + opts_.stream_path +
                                  ": bitmap cut requested but no GAP record has been read");
@@ -298,6 +378,39 @@ Bitmap FileSource::bitmap_read(uint64_t generation)
     b.nr_bits = hdr.nr_bits;
     b.bits.assign(bits, bits + hdr.bits_len);
     return b;
+}
+
+ResyncReply FileSource::require_resync(uint32_t reason)
+{
+    if (reason == CBT_REASON_NONE || reason > CBT_REASON_MAX)
+        throw std::invalid_argument("tracker state " + opts_.tracker_path +
+                                    ": resync-required needs a reason, not " +
+                                    std::to_string(reason));
+    TrackerFile t = load_tracker_file(opts_.tracker_path);
+    t.state = CBT_STATE_RESYNC_REQUIRED;
+    t.reason = reason;
+    // The generation active now: a DONE for a cut made before now does not clear it.
+    t.required_gen = std::max({t.cut_gen, last_cut_generation_, last_gap_generation_}) + 1;
+    store_tracker_file(opts_.tracker_path, t);
+    return {false, t.state, t.reason};
+}
+
+ResyncReply FileSource::resync_done(uint64_t generation)
+{
+    TrackerFile t = load_tracker_file(opts_.tracker_path);
+    uint64_t active = std::max({t.cut_gen, last_cut_generation_, last_gap_generation_}) + 1;
+    if (generation == 0 || generation >= active)
+        throw std::invalid_argument("tracker state " + opts_.tracker_path +
+                                    ": resync done as of generation " + std::to_string(generation) +
+                                    ", which no cut has produced (EINVAL)");
+    if (t.state != CBT_STATE_RESYNC_REQUIRED)
+        return {true, t.state, t.reason};
+    if (t.required_gen > generation)
+        return {false, t.state, t.reason}; // required again after that cut (EAGAIN)
+    t.state = CBT_STATE_DIRTY;
+    t.reason = CBT_REASON_NONE;
+    store_tracker_file(opts_.tracker_path, t);
+    return {true, t.state, t.reason};
 }
 
 } // namespace cbtrep::source

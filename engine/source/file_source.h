@@ -9,6 +9,14 @@
 //
 // GAP records name a bitmap generation; its dump (include/cbtrep/bitmap.h) is read from
 // <bitmap_dir>/<generation>.cbtm.
+//
+// The tracker's state (what STATUS and CBT_IOC_RESYNC would say) lives in a one-line text
+// file, <stream>.tracker by default, so a test or an import can say "resync required" the
+// way the kernel would, and watch the engine clear it:
+//   cbtrep-tracker 1 <dirty|resync-required> <reason code> [<required gen> [<cut gen>]]
+// Absent = dirty. require_resync() and resync_done() rewrite it atomically with the kernel's
+// rule: DONE(G) clears resync-required only when it was set while generation <= G was
+// active. A cut while resync-required and no new GAP names a fresh generation (no dump).
 #pragma once
 
 #include <deque>
@@ -21,10 +29,22 @@ namespace cbtrep::source
 
 struct FileSourceOptions {
     std::string stream_path;
-    std::string cursor_path; // "" = stream_path + ".cursor"
-    std::string bitmap_dir;  // "" = stream_path + ".bitmaps"
-    bool follow = false;     // a short tail is a batch still being written, not corruption
+    std::string cursor_path;  // "" = stream_path + ".cursor"
+    std::string bitmap_dir;   // "" = stream_path + ".bitmaps"
+    bool follow = false;      // a short tail is a batch still being written, not corruption
+    std::string tracker_path; // "" = stream_path + ".tracker"
 };
+
+// The tracker state file's content.
+struct TrackerFile {
+    uint32_t state = CBT_STATE_DIRTY;
+    uint32_t reason = CBT_REASON_NONE;
+    uint64_t required_gen = 0; // active generation when resync-required was set
+    uint64_t cut_gen = 0;      // last generation cut for a resync
+};
+
+TrackerFile load_tracker_file(const std::string &path); // default when absent
+void store_tracker_file(const std::string &path, const TrackerFile &t);
 
 // The committed position, as stored in the cursor file.
 struct Cursor {
@@ -53,6 +73,8 @@ class FileSource final : public Source
     size_t max_outstanding() const override { return 64; }
     uint64_t bitmap_cut(uint64_t done_generation) override;
     Bitmap bitmap_read(uint64_t generation) override;
+    ResyncReply require_resync(uint32_t reason) override;
+    ResyncReply resync_done(uint64_t generation) override;
     std::string describe() const override { return "file " + opts_.stream_path; }
 
     const Cursor &cursor() const { return committed_; }
@@ -77,6 +99,7 @@ class FileSource final : public Source
     uint64_t last_seq_ = 0;
     uint32_t last_mode_ = CBT_MODE_DATA;
     uint64_t last_gap_generation_ = 0;
+    uint64_t last_cut_generation_ = 0; // last generation a cut returned
     std::deque<HandedOut> outstanding_;
 };
 

@@ -159,4 +159,34 @@ Bitmap KernelSource::bitmap_read(uint64_t generation)
     return b;
 }
 
+ResyncReply KernelSource::require_resync(uint32_t reason)
+{
+    auto r = make<cbt_ioc_resync>();
+    r.op = CBT_RESYNC_REQUIRE;
+    r.reason = reason;
+    ioctl_or_throw(CBT_IOC_RESYNC, &r, "RESYNC REQUIRE");
+    return {false, r.state, r.state_reason};
+}
+
+ResyncReply KernelSource::resync_done(uint64_t generation)
+{
+    auto r = make<cbt_ioc_resync>();
+    r.op = CBT_RESYNC_DONE;
+    r.generation = generation;
+    while (::ioctl(fd_, CBT_IOC_RESYNC, &r) != 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            // Required again after that cut: the caller resyncs again. The failed ioctl
+            // copied nothing back, so ask for the state.
+            Status st = status();
+            return {false, st.state, st.state_reason};
+        }
+        throw std::system_error(errno, std::generic_category(),
+                                ctl_path_ + ": RESYNC DONE " + name_ + " as of generation " +
+                                    std::to_string(generation));
+    }
+    return {r.state != CBT_STATE_RESYNC_REQUIRED, r.state, r.state_reason};
+}
+
 } // namespace cbtrep::source

@@ -28,6 +28,8 @@ class KernelSource final : public Source
     size_t max_outstanding() const override { return 1; }
     uint64_t bitmap_cut(uint64_t done_generation) override;
     Bitmap bitmap_read(uint64_t generation) override;
+    ResyncReply require_resync(uint32_t reason) override;
+    ResyncReply resync_done(uint64_t generation) override;
     std::string describe() const override { return "kernel " + name_; }
 
     static constexpr const char *CBT_CTL_DEVICE_PATH = "/dev/cbtrep-ctl";

@@ -10,6 +10,12 @@
 //   commit(id) must name the oldest handed-out batch (commits are in order);
 //   rewind() forgets handed-out, uncommitted batches so next_batch() hands them out again
 //   (after a lost connection: at-least-once delivery).
+//
+// Resync-required (CBT_IOC_RESYNC): require_resync(reason) puts the device in that state
+// (the engine had to drop changes, e.g. CBT_REASON_SPOOL_LIMIT); after a whole-device
+// checksum resync that started after bitmap_cut() returned G, resync_done(G) clears it,
+// unless something required a resync again after that cut (then cleared is false and the
+// state stays resync-required: resync again).
 #pragma once
 
 #include <array>
@@ -74,6 +80,13 @@ struct Status {
     uint64_t dirty_bits = 0;
 };
 
+// The tracker's answer to require_resync() / resync_done(): the state after the call.
+struct ResyncReply {
+    bool cleared = false; // resync_done(): resync-required was cleared (or was not set)
+    uint32_t state = CBT_STATE_DIRTY;
+    uint32_t state_reason = CBT_REASON_NONE;
+};
+
 // A frozen bitmap generation.
 struct Bitmap {
     uint64_t generation = 0;
@@ -106,6 +119,12 @@ class Source
     // Freezes the changes since the last cut (GAP handling); done_generation is dropped.
     virtual uint64_t bitmap_cut(uint64_t done_generation) = 0;
     virtual Bitmap bitmap_read(uint64_t generation) = 0;
+    // Sets resync-required with reason (enum cbt_reason, not NONE). The default throws
+    // std::logic_error: a source that wraps another forwards these to it.
+    virtual ResyncReply require_resync(uint32_t reason);
+    // A whole-device checksum resync that started after the bitmap_cut() which returned
+    // generation has finished. Throws like require_resync() when unsupported.
+    virtual ResyncReply resync_done(uint64_t generation);
     // Human description for logs ("file /x/y.cbts", "kernel disk0").
     virtual std::string describe() const = 0;
 };
