@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cbtrep-bench-drain: the journal consumer of the tracking benchmark (runs in the guest).
- *   cbtrep-bench-drain NAME STOPFILE
+ *   cbtrep-bench-drain NAME STOPFILE [MAX_RECORDS]
  * Loops WAIT -> GET -> check -> COMMIT until STOPFILE exists and nothing is left, then
  * prints "drain batches N records R bytes B bad 0".
  *
  * It does what a real consumer must (every batch and record CRC is checked, with the
  * engine's SSE4.2 CRC32C) and nothing the benchmark does not need (no stream file): one
- * process for the whole run, a 32 MiB buffer so a batch carries thousands of records, and
- * WAIT instead of polling. `cbtrep-ctl drain` in a shell loop (a process, a table CRC and
- * a file write per pass, 50 ms sleeps) could not keep up with DATA mode under TCG.
+ * process for the whole run, WAIT instead of polling, and batches of at most MAX_RECORDS
+ * (default 256): GET and COMMIT walk the batch under the tracker's lock, which every
+ * write also takes, so a batch of thousands of records stalls the writers (under TCG a
+ * vCPU preempted while holding it stalls them for a host time slice). `cbtrep-ctl drain`
+ * in a shell loop (a process, a table CRC and a file write per pass, 50 ms sleeps) could
+ * not keep up with DATA mode under TCG.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,12 +39,14 @@ int main(int argc, char **argv)
 {
     uint64_t batches = 0, records = 0, bytes = 0, bad = 0;
     uint8_t *buf;
+    uint32_t max;
     int fd;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: %s NAME STOPFILE\n", argv[0]);
+        fprintf(stderr, "usage: %s NAME STOPFILE [MAX_RECORDS]\n", argv[0]);
         return 2;
     }
+    max = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 0) : 256;
     fd = open(CBT_CTL_DEVICE_LINUX, O_RDWR);
     buf = malloc(BUF_LEN);
     if (fd < 0 || !buf) {
@@ -58,6 +63,7 @@ int main(int argc, char **argv)
         set_name(g.name, argv[1]);
         g.buf = (uintptr_t)buf;
         g.buf_len = BUF_LEN;
+        g.max_records = max;
         if (ioctl(fd, CBT_IOC_GET, &g)) {
             struct cbt_ioc_wait w;
 

@@ -2,7 +2,7 @@
 # Tracking overhead (figures, not a pass/fail test): boots the Debian kernel under QEMU with
 # the kernel-test harness, runs bench/tracking/tracking_guest.sh there and prints its JSON line last.
 #   tools/bench.sh tracking [--kernel 6.1|6.12] [--variant NAME=GITREV]... [--rounds N]
-#                           [--seconds S] [--workloads "rand4k seq1m"]
+#                           [--seconds S] [--workloads "rand4k seq1m"] [--drain-max RECORDS]
 # --variant also builds cbtrep.ko from the commit GITREV (kmod/, core/, include/ as they were
 # there) and measures it in the same boot, interleaved with the working tree's module, so a
 # change is judged against its parent under the same noise (keys get _NAME: e.g.
@@ -23,6 +23,7 @@ while (($#)); do
 	--rounds) settings+=("BENCH_ROUNDS='$2'"); shift 2 ;;
 	--seconds) settings+=("BENCH_SECS='$2'"); shift 2 ;;
 	--workloads) settings+=("BENCH_WORKLOADS='$2'"); shift 2 ;;
+	--drain-max) settings+=("BENCH_DRAIN_MAX='$2'"); shift 2 ;;
 	*) echo "bench/tracking: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -64,8 +65,11 @@ scen=$work/tracking_guest.sh
 	echo "BENCH_VARIANTS='${names# }'"
 	sed '/^# @/d' "$here/tracking_guest.sh"
 } >"$scen"
+# 2 GiB so brd (256 MiB), the DATA journal cap (128 MiB) and the drain's buffer leave the
+# guest plenty free. In 1 GiB, 60 % of DATA-mode chunk allocations missed the module's page
+# list and took ~60 us each in the page allocator (probably running near the watermarks).
 "$repo/tests/kernel/run-scenario.sh" --build-dir "$build" --kernel "$kernel" --no-prepare \
-	--scenario-file "$scen" >&2
+	--mem 2048 --scenario-file "$scen" >&2
 log=$(ls -td "$build"/kernel-runs/tracking_guest-* | head -n1)/serial.log
 grep -a '^[a-z@0-9]* \(rand4k\|seq1m\) [0-9]' "$log" >&2 || true
 line=$(grep -a -o 'BENCH-JSON: .*' "$log" | tail -n1)

@@ -10,6 +10,7 @@
 SECS=${BENCH_SECS:-4}
 ROUNDS=${BENCH_ROUNDS:-3}
 WORKLOADS=${BENCH_WORKLOADS:-rand4k seq1m}
+DRAIN_MAX=${BENCH_DRAIN_MAX:-256} # records per GET
 VARIANTS=${BENCH_VARIANTS:-} # names of /usr/bin/cbtrep-NAME.ko, besides the tree's module
 modprobe brd rd_nr=1 rd_size=262144
 dd if=/dev/zero of=/dev/ram0 bs=1M count=256 oflag=direct 2>/dev/null # populate pages
@@ -36,7 +37,7 @@ run() { # CONFIG VARIANT WORKLOAD ROUND
 	data)
 		cbtrep-ctl attach b /dev/ram0 --cap 134217728 >/dev/null
 		rm -f /tmp/stop
-		cbtrep-bench-drain b /tmp/stop >/tmp/drain.out &
+		cbtrep-bench-drain b /tmp/stop "$DRAIN_MAX" >/tmp/drain.out &
 		;;
 	esac
 	[ "$1" = bitmap ] && cbtrep-bench-writer /dev/ram0 rand4k 1 >/dev/null # reach BITMAP
@@ -77,14 +78,18 @@ for round in $(seq "$ROUNDS"); do
 		order="$order $(eval echo "\${$(((i + round) % nv + 1))}")"
 		i=$((i + 1))
 	done
-	for w in $WORKLOADS; do
-		run off tree "$w" "$round"
-	done
 	for v in $order; do
 		use_module "$v"
 		for w in $WORKLOADS; do
+			# An "off" run next to each module's tracked runs: the host's load drifts by
+			# 2x within a minute here, so each overhead is taken against its neighbour.
+			run off "$v" "$w" "$round"
+			pair_off=$(tail -n1 /tmp/results | awk '{ for (i = 4; i < NF; i++) if ($i == "iops") print $(i + 1) }')
 			for c in bitmap data; do
 				run $c "$v" "$w" "$round"
+				tail -n1 /tmp/results | awk -v o="$pair_off" '{ for (i = 4; i < NF; i++) if ($i == "iops") printf "%.1f\n", (o - $(i + 1)) / o * 100 }' >/tmp/pct
+				sed -i "\$s/\$/ paired_overhead_pct $(cat /tmp/pct)/" /tmp/results
+				echo "  paired_overhead_pct $(cat /tmp/pct)"
 			done
 		done
 	done
@@ -95,20 +100,25 @@ for v in tree $VARIANTS; do
 	done
 done
 
-# Medians per (config, workload) of every numeric field.
+# Medians per (config, workload) of any numeric field ("off" pools every module's off runs).
 med() { # CONFIG WORKLOAD FIELD
 	awk -v c="$1" -v w="$2" -v f="$3" '$1 == c && $2 == w { for (i = 4; i < NF; i++) if ($i == f) print $(i + 1) }' /tmp/results |
 		sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "null" }'
 }
 json="{\"bench\":\"tracking\",\"kernel\":\"$CBTREP_RELEASE\",\"rounds\":$ROUNDS,\"seconds\":$SECS"
 for w in $WORKLOADS; do
-	off=$(med off "$w" iops)
 	for c in $configs; do
 		k=${w}_$(echo "$c" | tr @ _)
 		json="$json,\"${k}_iops\":$(med "$c" "$w" iops),\"${k}_p50_us\":$(med "$c" "$w" p50_us),\"${k}_p99_us\":$(med "$c" "$w" p99_us)"
 		[ "$c" = off ] && continue
 		json="$json,\"${k}_submit_ns\":$(med "$c" "$w" submit_ns),\"${k}_complete_ns\":$(med "$c" "$w" complete_ns)"
-		pct=$(awk -v a="$off" -v b="$(med "$c" "$w" iops)" 'BEGIN { printf "%.1f", (a - b) / a * 100 }')
+		# DATA runs that never left DATA (the others measured a mix of modes).
+		if [ "${c%@*}" = data ]; then
+			n=$(awk -v c="$c" -v w="$w" '$1 == c && $2 == w && / mode_changes 0 / && / mode_at_end data /' /tmp/results | wc -l)
+			json="$json,\"${k}_runs_all_data\":$n"
+		fi
+		# Median of the per-round overheads against the adjacent "off" run.
+		pct=$(med "$c" "$w" paired_overhead_pct)
 		key=overhead_$(echo "$c" | tr @ _)_pct
 		[ "$w" = seq1m ] && key=seq1m_$key
 		json="$json,\"$key\":$pct"
