@@ -15,6 +15,7 @@
 #   --no-prepare         skip fetch-kernels/build-kmod (ctest runs them once as a fixture)
 #   --keep               keep the packed initramfs and its staging tree
 #   --interactive        console on this terminal, and a guest shell after the scenario
+#                        (a power cut the guest asks for is then up to you: Ctrl-A x)
 # Verdict: fails without a "CBTREP-SCENARIO: PASS" line, on a FAIL line, on timeout, or when
 # the kernel log shows BUG/WARNING/Oops/Call Trace/panic/hung task/RCU stall. Everything of the run,
 # serial.log and the extra disks included, stays in <build>/kernel-runs/NAME-<release>/.
@@ -51,7 +52,7 @@ while (($#)); do
 	--no-prepare) prepare=0; shift ;;
 	--keep) keep=1; shift ;;
 	--interactive) interactive=1; shift ;;
-	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
 	*) kt_die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -116,7 +117,10 @@ host_cleanup() { :; }
 if [ -f "$host_hook" ]; then
 	. "$host_hook"
 fi
-trap 'host_cleanup || true' EXIT
+# QEMU runs in the background (so a power cut can kill it): never leave it behind.
+qemu_pid=
+trap '[ -z "$qemu_pid" ] || kill -KILL "$qemu_pid" 2>/dev/null; host_cleanup || true' EXIT
+trap 'exit 143' TERM INT
 
 # --- guest environment ------------------------------------------------------------------
 {
@@ -285,6 +289,7 @@ boot_once() {
 	else
 		"${qemu[@]}" </dev/null >"$run_dir/qemu.out" 2>&1 &
 		qpid=$!
+		qemu_pid=$qpid
 		tlimit=$((SECONDS + timeout))
 		while kill -0 "$qpid" 2>/dev/null; do
 			if ((n < boots)) && grep -a -q 'CBTREP-POWER-CUT:' "$blog"; then
@@ -306,6 +311,7 @@ boot_once() {
 		done
 		{ wait "$qpid"; } 2>/dev/null # no "Killed" job notice on the console
 		qrc=${qrc:-$?}
+		qemu_pid=
 	fi
 	set -e
 

@@ -7,10 +7,11 @@
 #   host's cbtrep-target up to tag before-cut; then, with files being written, the power
 #   is cut (power_cut: QEMU killed, no sync, no unmount).
 # boot 2, same disks: the attach finds the header dirty and STATUS says resync-required,
-#   reason "unclean shutdown". Then
-#   E2E_RESUME=0: the data filesystem is unmounted (journal replayed) and a checksum resync
-#     makes the replica equal to the quiesced device.
-#   E2E_RESUME=1: the checksum resync runs on the mounted, live disk, cbtrepd resumes on
+#   reason "unclean shutdown". A bitmap cut, then a checksum resync, then RESYNC done as of
+#   that cut clears resync-required (STATUS: dirty, none). The resync runs:
+#   E2E_RESUME=0: with the data filesystem unmounted (journal replayed), so it makes the
+#     replica equal to the quiesced device.
+#   E2E_RESUME=1: on the mounted, live disk; then cbtrepd resumes on
 #     the tracker, a second workload is replicated to tag after-resync; the filesystem is
 #     unmounted and the app-consistent tag app-final taken (no write after it).
 # Either way the device is not written after the guest's final sha256 (E2E-VALUE
@@ -128,11 +129,19 @@ case "$CBTREP_BOOT" in
 	if [ "${E2E_RESUME:-1}" = 0 ]; then
 		check "unmount the data disk (quiesced for the resync)" umount "$MNT"
 	fi
+	# The resync must start after a bitmap cut; RESYNC done as of that cut then clears
+	# resync-required (what cbtrepd is to do by itself once it resyncs automatically).
+	gen=$(cbtrep-ctl cut data0 | sed -n 's/^generation \([0-9]*\) .*/\1/p')
+	[ -n "$gen" ] || fail "BITMAP_CUT gave no generation"
 	if [ "${E2E_SKIP_RESYNC:-0}" = 1 ]; then
 		echo "E2E: E2E_SKIP_RESYNC=1: no resync (negative check: host_verify must fail)"
 	else
 		resync_to_target "after the unclean shutdown"
 	fi
+	check "RESYNC done as of the cut of generation $gen" cbtrep-ctl resync-done data0 "$gen"
+	st=$(tracker_state)
+	[ "$st" = "2 none" ] || fail "after RESYNC done STATUS says '$st', want 2 (dirty) none"
+	echo "ok: resync-required is cleared (dirty, reason none)"
 	if [ "${E2E_RESUME:-1}" = 1 ]; then
 		e2e_start_engine
 		workload w2

@@ -6,7 +6,7 @@
 # Flow: tests/kernel/e2e/power-off-flow.sh.
 # @net: yes
 # @disks: data:128 meta:16
-# @bins: engine/daemon/cbtrepd tools/cbtrep/cbtrep cbtrep-e2e-ctl
+# @bins: engine/daemon/cbtrepd tools/cbtrep/cbtrep tools/ctl/cbtrep-ctl cbtrep-e2e-ctl
 # @boots: 2
 # @timeout: 150
 . /lib/cbtrep/e2e.sh
