@@ -347,6 +347,11 @@ bool Spool::append_impl(const cbt_batch &hdr, uint64_t first_ns, uint64_t len,
     }
     if (appended && hdr.last_seq <= appended)
         return false; // already spooled: a source redelivering what it did not see committed
+    if (jump_ok_ && hdr.first_seq > appended + 1) {
+        log_info("spool ", opts_.dir, ": continuing at seq ", hdr.first_seq,
+                 " after the drop at seq ", appended);
+        appended = 0; // accepted: the log starts again here
+    }
     if (appended && hdr.first_seq != appended + 1)
         throw Error(cat("spool ", opts_.dir, ": batch ", hdr.batch_id, " holds seq ", hdr.first_seq,
                         "..", hdr.last_seq, " but the spool ends at seq ", appended,
@@ -374,6 +379,7 @@ bool Spool::append_impl(const cbt_batch &hdr, uint64_t first_ns, uint64_t len,
         appended_seq_ = hdr.last_seq;
     }
     free_checked_ += len;
+    jump_ok_ = false;
     if (wbuf_.size() >= opts_.write_buffer_bytes)
         flush_buffer();
     return true;
@@ -458,16 +464,35 @@ std::optional<source::Batch> Spool::next()
         e = index_[read_pos_++];
     }
     std::string path = segment_path(e.segment_no);
-    if (!read_fd_ || read_fd_no_ != e.segment_no) {
-        read_fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        read_fd_no_ = e.segment_no;
-        if (!read_fd_)
-            throw_errno("spool " + path + ": open");
-    }
     std::vector<uint8_t> bytes(e.len);
-    pread_exact(read_fd_.get(), bytes.data(), e.len, e.offset, "spool " + path);
+    try {
+        if (!read_fd_ || read_fd_no_ != e.segment_no) {
+            read_fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+            read_fd_no_ = e.segment_no;
+            if (!read_fd_)
+                throw_errno("spool " + path + ": open");
+        }
+        pread_exact(read_fd_.get(), bytes.data(), e.len, e.offset, "spool " + path);
+    } catch (const std::exception &) {
+        std::lock_guard lk(mu_);
+        if (e.last_seq <= acked_seq_)
+            return std::nullopt; // dropped by discard() meanwhile (the writer thread)
+        throw;
+    }
     return source::Batch(std::move(bytes), opts_.device.device_bytes,
                          cat("spool ", path, " at offset ", e.offset));
+}
+
+bool Spool::has_room(uint64_t bytes)
+{
+    bytes = std::min(bytes, limit_bytes_ / 2); // a small bound: half of it is enough
+    free_valid_ = false;
+    try {
+        check_limits(bytes);
+    } catch (const std::exception &) {
+        return false;
+    }
+    return true;
 }
 
 void Spool::rewind()
@@ -515,14 +540,25 @@ uint64_t Spool::discard()
     }
     // The new "acked" point first: once it is on disk every segment is covered, so a crash
     // before the unlinks below leaves only segments the next open deletes.
+    // Best effort: on a volume that is full this small write may fail too. The durable
+    // record of the drop is the tracker's resync-required state, set before this call;
+    // SpoolSource discards again at start while it is set, so stale segments are never
+    // shipped after a crash here.
     if (durable > acked_seq_) {
         source::Cursor c;
         c.offset = kHdr;
         c.last_seq = durable;
-        source::store_cursor(ack_path_, c);
+        try {
+            source::store_cursor(ack_path_, c);
+        } catch (const std::exception &e) {
+            log_warn("spool ", opts_.dir, ": the ACK point of the drop was not saved (", e.what(),
+                     "); the segments go anyway");
+        }
     }
     active_fd_.reset();
-    read_fd_.reset();
+    // read_fd_ is the reader's; it may stay open on an unlinked segment: segment numbers
+    // are never reused, so it is never read again.
+    jump_ok_ = true;
     std::lock_guard lk(mu_);
     uint64_t dropped = index_.size();
     index_.clear();

@@ -98,13 +98,22 @@ class Spool
     // the whole-device resync covers their ranges (docs/spool.md, "At the limit"). Whatever
     // was appended but not synced is dropped too; the source still has it (it was never
     // committed there) and the next append continues after the last durable seq, which the
-    // `acked` file records first, so a crash halfway through never replays the dropped
-    // batches. Writer side; the reader's position starts again at the (empty) front.
+    // `acked` file records first (best effort: on a full volume the tracker's state is the
+    // record, and SpoolSource discards again at start), so a crash halfway through does not
+    // replay the dropped batches. Writer side; the reader starts again at the (empty) front.
+    // The first append after a discard may skip sequence numbers (what the source handed out
+    // meanwhile went to the target without the spool).
     // Returns the number of unacknowledged batches dropped.
     uint64_t discard();
+    // Whether `bytes` more (at most half the bound) fit under both bounds now, the volume's
+    // free space read afresh. SpoolSource spools again after a drop only when a segment's
+    // worth fits, so a volume that is still full does not make it drop the log (and require
+    // a resync) over and over.
+    bool has_room(uint64_t bytes);
 
     SpoolStats stats() const;
     const std::string &dir() const { return opts_.dir; }
+    uint64_t segment_bytes() const { return opts_.segment_bytes; }
 
   private:
     struct Segment {
@@ -158,6 +167,7 @@ class Spool
     uint64_t free_bytes_ = 0;
     bool free_valid_ = false;
     uint64_t next_no_ = 1; // number of the next segment to create
+    bool jump_ok_ = false; // discard(): the next append may skip sequence numbers
 
     // Reader state.
     UniqueFd read_fd_;

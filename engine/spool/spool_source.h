@@ -9,6 +9,19 @@
 // pump() runs inside next_batch()/wait() by default; start_pump_thread() keeps draining the
 // inner source while the sender is stalled (target unreachable), which is what keeps the
 // tracker in DATA mode through an outage.
+//
+// At the bound (SpoolLimitError) or when the spool volume is full (ENOSPC, EDQUOT) spooling
+// does not stop replication (docs/spool.md, "At the limit"):
+//   spooling --limit--> dropped: inner.require_resync(CBT_REASON_SPOOL_LIMIT) first (durable
+//       in the tracker), then Spool::discard(). Nothing more is pulled from the tracker (its
+//       journal holds the new writes and degrades to the bitmap at its own cap) and nothing is
+//       handed out, so no batch can reach the replica between the drop and the resync.
+//   dropped --resync_done() cleared--> direct: batches pass straight from the inner source,
+//       as without a spool, so replication goes on even while the volume is still full.
+//   direct --nothing outstanding and a segment's worth of room--> spooling again.
+// At start, a tracker that is resync-required for CBT_REASON_SPOOL_LIMIT means a drop was
+// under way or done and its resync has not finished: the spool is discarded (again) and the
+// source starts in `dropped`.
 #pragma once
 
 #include <atomic>
@@ -17,6 +30,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "spool.h"
@@ -27,7 +41,8 @@ namespace cbtrep::spool
 // What `cbtrep status` shows about the spool (cbtrepd copies it into the device status).
 struct SpoolSourceStatus {
     SpoolStats stats;
-    std::string state;  // spooling | dropped (at its limit, resync pending) | stopped (error)
+    std::string state;  // spooling | dropped (at its limit, resync pending) | direct (no room
+                        // yet after the resync) | stopped (error)
     std::string reason; // why not spooling
     uint64_t drops = 0; // times the log was dropped at its limit
 };
@@ -46,10 +61,12 @@ class SpoolSource final : public source::Source
     // Moves what the inner source has ready (up to max_bytes) into the spool durably and
     // commits it there. Returns the batches moved. Throws SpoolLimitError at the bound (what
     // fitted is kept and committed) and Error on a write failure (the inner source is
-    // rewound: its uncommitted batches come again).
+    // rewound: its uncommitted batches come again). Does nothing unless spooling.
     size_t pump(uint64_t max_bytes = 64ull << 20);
-    // A thread calling pump() whenever the inner source has data; its first error stops it
-    // and is rethrown by the next next_batch()/wait().
+    // pump(), and at the bound or on a full volume the fallback above instead of an error.
+    size_t pump_or_fall_back(uint64_t max_bytes = 64ull << 20);
+    // A thread calling pump_or_fall_back() whenever the inner source has data; any other
+    // error stops it and is rethrown by the next next_batch()/wait().
     void start_pump_thread();
 
     const source::DeviceInfo &info() const override { return inner_.info(); }
@@ -69,27 +86,42 @@ class SpoolSource final : public source::Source
         std::lock_guard lk(pump_mu_);
         return inner_.bitmap_read(generation);
     }
+    source::ResyncReply require_resync(uint32_t reason) override;
+    // Forwarded; once the tracker clears resync-required after a drop, batches flow again.
+    source::ResyncReply resync_done(uint64_t generation) override;
     std::string describe() const override;
 
     SpoolSourceStatus spool_status() const;
 
   private:
+    enum class Mode { spooling, dropped, direct };
     struct Out {
         uint64_t batch_id;
         uint64_t last_seq;
     };
     void rethrow_pump_error();
+    void resume_after_restart();
+    void fall_back(const std::string &why);
+    Mode mode() const;
 
     std::unique_ptr<source::Source> owned_inner_;
     std::unique_ptr<Spool> owned_spool_;
     source::Source &inner_;
     Spool &spool_;
-    std::deque<Out> outstanding_;
-    std::mutex pump_mu_; // one pump() at a time; guards the inner source
-    mutable std::mutex err_mu_;
+    std::deque<Out> outstanding_; // handed out from the spool, not acknowledged
+    size_t direct_out_ = 0;       // handed out straight from the inner source (direct)
+    std::mutex read_mu_;          // next_batch() against a drop: nothing read from a dropped log
+    std::mutex pump_mu_;          // one pump() at a time; guards the inner source
+    mutable std::mutex err_mu_;   // pump_error_, mode_, reason_, drops_
     std::exception_ptr pump_error_;
+    Mode mode_ = Mode::spooling;
+    std::string reason_;
+    uint64_t drops_ = 0;
     std::atomic<bool> stop_{false};
     std::thread pump_thread_;
 };
+
+// True for the failures that mean "no room for the log": the bound, ENOSPC, EDQUOT.
+bool is_no_room(const std::exception &e);
 
 } // namespace cbtrep::spool
