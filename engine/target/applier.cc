@@ -145,6 +145,11 @@ bool Applier::begin(const cbt_wire_batch_begin &b)
             fail_io(e, "rolling back an earlier batch");
         }
     }
+    if (state_.flags & kStateFailedOver)
+        throw ApplyError(cat("replica '", spec_.name, "' was failed over at point ",
+                             state_.failover_point,
+                             " and is no longer a replication target (docs/points.md)"),
+                         CBT_WERR_SEQUENCE, true);
     uint64_t applied = state_.applied_seq;
     duplicate_ = false;
     initial_ = (b.flags & CBT_WB_INITIAL) != 0;
@@ -525,6 +530,17 @@ void Applier::prepare_resync()
     invalidate_history("a resync writes the replica without before-images");
     if (state_.flags & kStateRolledBack)
         clear_rolled_back();
+    // Resync writes land in offset order, not write order: the replica is not at a consistent
+    // point until the resync has finished and a consistent batch of the journal catch-up is
+    // committed (commit() sets the flag again). Marked before the first byte is written.
+    if (state_.flags & kStateConsistent) {
+        StateRecord next = state_;
+        next.flags &= ~kStateConsistent;
+        state_file_->save(next);
+        state_ = next;
+        log_info("replica ", spec_.name,
+                 ": resync starts; replica inconsistent until the next consistent batch");
+    }
 }
 
 void Applier::invalidate_history(const std::string &why)

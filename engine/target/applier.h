@@ -103,7 +103,14 @@ class Applier
     const points::Store &store() const noexcept { return *store_; }
     // Plays the history back, newest batch first, until the replica is at the point; crash
     // safe (an intent file makes open() finish it). Needs open(), outside a batch.
-    void rollback_to(uint64_t point_id);
+    // intent_flags kIntentFailover: an unplanned failover, the replica is promoted at the
+    // point once the rollback is done (also when open() finishes it after a crash).
+    void rollback_to(uint64_t point_id, uint32_t intent_flags = 0);
+    // Planned failover: the replica is at its newest point already (nothing applied after
+    // the final tag); it is promoted there without a rollback.
+    void promote_at_newest();
+    // Commits a failover: the other points and their history are dropped.
+    void commit_failover();
     // The replica is about to be written without before-images (initial copy, resync):
     // no point can be reconstructed any more.
     void invalidate_history(const std::string &why);

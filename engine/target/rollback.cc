@@ -16,12 +16,18 @@
 namespace cbtrep::target
 {
 
-void Applier::rollback_to(uint64_t point_id)
+void Applier::rollback_to(uint64_t point_id, uint32_t intent_flags)
 {
     if (!replica_ || in_batch_)
         throw Error(
             cat("replica ", spec_.name, ": rollback needs an open replica, outside a batch"),
             false);
+    if (state_.flags & kStateFailedOver)
+        throw Error(cat("replica ", spec_.name, " is in state ",
+                        state_.flags & kStateCommitted ? "committed" : "failed-over",
+                        " (promoted at point ", state_.failover_point,
+                        "): it may have been written since, its history no longer applies"),
+                    false);
     try {
         std::optional<points::PointRecord> p = store_->find_point(point_id);
         if (!p)
@@ -46,6 +52,7 @@ void Applier::rollback_to(uint64_t point_id)
         intent.point_id = point_id;
         intent.target_seq = p->batch_last_seq;
         intent.started_ns = points::wall_ns();
+        intent.flags = intent_flags;
         store_->save_intent(intent);
         finish_rollback(intent);
     } catch (const points::StoreError &e) {
@@ -111,6 +118,10 @@ void Applier::finish_rollback(const IntentRecord &intent)
     next.consistent_seq = target_seq;
     next.consistent_batch_id = point->batch_id;
     next.flags |= kStateConsistent | kStateRolledBack;
+    if (intent.flags & kIntentFailover) {
+        next.flags |= kStateFailedOver;
+        next.failover_point = point->id;
+    }
     next.tag_id = point->tag_id;
     next.tag_ns = point->tag_ns;
     next.tag_seq = point->id;
@@ -123,6 +134,55 @@ void Applier::finish_rollback(const IntentRecord &intent)
              "' (seq ", target_seq, "): ", played, " batches, ", records,
              " undo records played back; the source must be resynced before replication "
              "resumes");
+    if (intent.flags & kIntentFailover)
+        log_warn("replica ", spec_.name, ": failed over (unplanned) at point ", point->id,
+                 "; it takes no more batches from its source");
+}
+
+void Applier::promote_at_newest()
+{
+    if (state_.flags & kStateFailedOver)
+        throw Error(
+            cat("replica ", spec_.name, " is already failed over at point ", state_.failover_point),
+            false);
+    std::vector<points::PointRecord> pts = store_->load_points();
+    if (pts.empty() || pts.back().batch_last_seq != state_.applied_seq)
+        throw Error(cat("replica ", spec_.name, " is at seq ", state_.applied_seq,
+                        pts.empty() ? std::string(", and has no recovery point")
+                                    : cat(", past its newest point ", pts.back().id, " (seq ",
+                                          pts.back().batch_last_seq, ")"),
+                        ": a planned failover needs a final tag from the source, replicated "
+                        "with nothing after it (or use --unplanned)"),
+                    false);
+    StateRecord next = state_;
+    next.flags |= kStateFailedOver;
+    next.failover_point = pts.back().id;
+    state_file_->save(next);
+    state_ = next;
+    log_warn("replica ", spec_.name, ": failed over (planned) at point ", pts.back().id,
+             "; it takes no more batches from its source");
+}
+
+void Applier::commit_failover()
+{
+    if (!(state_.flags & kStateFailedOver))
+        throw Error(
+            cat("replica ", spec_.name, " is not failed over: there is no failover to commit"),
+            false);
+    if (state_.flags & kStateCommitted)
+        throw Error(cat("replica ", spec_.name, ": the failover at point ", state_.failover_point,
+                        " is already committed"),
+                    false);
+    {
+        points::StoreLock lk = store_->lock(true);
+        store_->reset();
+    }
+    StateRecord next = state_;
+    next.flags |= kStateCommitted;
+    state_file_->save(next);
+    state_ = next;
+    log_warn("replica ", spec_.name, ": failover at point ", state_.failover_point,
+             " committed; the other recovery points are gone");
 }
 
 } // namespace cbtrep::target

@@ -24,6 +24,10 @@ constexpr uint32_t kStateConsistent = 1u
 // The replica was rolled back to a point: it is behind its source, whose next batch will not
 // follow on (resync required).
 constexpr uint32_t kStateRolledBack = 1u << 1;
+// Failed over: the replica was promoted (at failover_point) and takes no more batches.
+constexpr uint32_t kStateFailedOver = 1u << 2;
+// ... and the failover was committed: the other points are gone.
+constexpr uint32_t kStateCommitted = 1u << 3;
 
 // <state_dir>/<replica>.state, replaced atomically (write temp, fsync, rename, fsync dir).
 struct StateRecord {
@@ -46,11 +50,13 @@ struct StateRecord {
 	uint32_t tag_flags; // CBT_TAG_*
 	uint32_t flags;	    // kState*
 	char tag_name[CBT_TAG_NAME_LEN];
-	uint8_t reserved[52]; // 0
-	uint32_t crc;	      // crc32c of bytes 0..251
+	uint64_t failover_point; // point id the replica was promoted at (kStateFailedOver)
+	uint8_t reserved[44];	 // 0
+	uint32_t crc;		 // crc32c of bytes 0..251
 };
 static_assert(sizeof(StateRecord) == 256, "StateRecord size");
 static_assert(offsetof(StateRecord, tag_name) == 136, "StateRecord.tag_name offset");
+static_assert(offsetof(StateRecord, failover_point) == 200, "StateRecord.failover_point offset");
 
 enum UndoType : uint16_t {
 	kUndoBegin = 1, // a batch starts: batch_id, first_seq, last_seq
@@ -130,9 +136,11 @@ struct IntentRecord {
 	uint64_t point_id;
 	uint64_t target_seq; // the point's batch_last_seq
 	uint64_t started_ns;
-	uint8_t reserved[28]; // 0
+	uint32_t flags;	      // kIntent*
+	uint8_t reserved[24]; // 0
 	uint32_t crc;	      // crc32c of bytes 0..59
 };
 static_assert(sizeof(IntentRecord) == 64, "IntentRecord size");
+constexpr uint32_t kIntentFailover = 1u << 0; // an unplanned failover: promote once done
 
 } // namespace cbtrep::target

@@ -19,6 +19,7 @@
 
 #include "cmd_points.h"
 #include "common/error.h"
+#include "common/fd.h"
 
 #ifndef CBTREP_NBDKIT_PLUGIN
 #define CBTREP_NBDKIT_PLUGIN "/usr/lib/cbtrep/nbdkit-cbtrep-plugin.so"
@@ -35,10 +36,17 @@ int usage(int code)
         << "usage: cbtrep failover --test REPLICA --point ID [--port N] [--address ADDR]\n"
            "                       [--config TARGET.json]\n"
            "       cbtrep failover --test-cleanup REPLICA [--config TARGET.json]\n"
+           "       cbtrep failover --planned REPLICA [--config TARGET.json]\n"
+           "       cbtrep failover --unplanned REPLICA (--point ID | --latest | --latest-app)\n"
+           "       cbtrep failover --commit REPLICA [--config TARGET.json]\n"
            "\n"
            "--test exports point ID of REPLICA over NBD (nbd://ADDR:PORT, default\n"
            "127.0.0.1:10809) as a writable disk while replication continues; writes go to a\n"
-           "throw-away overlay, never to the replica. --test-cleanup ends it. The plugin is\n"
+           "throw-away overlay, never to the replica. --test-cleanup ends it.\n"
+           "--planned promotes the replica at its final point (a last tag replicated with\n"
+           "nothing after it); --unplanned rolls it back to the chosen point (default\n"
+           "--latest) and promotes it; --commit drops the other points. These three need\n"
+           "cbtrep-target stopped; a failed-over replica takes no more batches. The plugin is\n"
            "found at $CBTREP_NBDKIT_PLUGIN, else "
         << CBTREP_NBDKIT_PLUGIN << ".\n";
     return code;
@@ -95,6 +103,11 @@ int start_test(const ReplicaCtx &c, uint64_t point, const std::string &address, 
         throw Error(cat("replica ", c.spec.name, " is in state ", (*kv)["state"], " (point ",
                         (*kv)["point"], ", nbd://", (*kv)["address"], ":", (*kv)["port"],
                         "): run `cbtrep failover --test-cleanup ", c.spec.name, "` first"),
+                    false);
+    std::string state = replica_state(c);
+    if (state == "failed-over" || state == "committed" || state == "rolling-back")
+        throw Error(cat("replica ", c.spec.name, " is in state ", state,
+                        ": a test failover needs a replica that is still protected"),
                     false);
     points::Store st(c.state_dir, c.spec.name);
     {
@@ -203,6 +216,56 @@ int cleanup_test(const ReplicaCtx &c)
     return 0;
 }
 
+// --planned, --unplanned, --commit: the target must be stopped (docs/points.md).
+int failover(const ReplicaCtx &c, const std::string &mode, std::optional<uint64_t> point,
+             const std::string &pick)
+{
+    UniqueFd lk = lock_target(c, "failing over");
+    std::string state = replica_state(c);
+    if (state == "test-failover")
+        throw Error(cat("replica ", c.spec.name,
+                        " is in state test-failover: run `cbtrep failover --test-cleanup ",
+                        c.spec.name, "` first"),
+                    false);
+    target::Applier ap(c.spec, c.state_dir);
+    ap.open(); // finishes an interrupted rollback (or unplanned failover) first
+    if (mode == "--commit") {
+        ap.commit_failover();
+        std::cout << "replica " << c.spec.name << ": failover at point "
+                  << ap.state().failover_point << " committed\n";
+        return 0;
+    }
+    if (ap.state().flags & target::kStateFailedOver)
+        throw Error(cat("replica ", c.spec.name, " is in state ", replica_state(c),
+                        " (promoted at point ", ap.state().failover_point, ")"),
+                    false);
+    if (mode == "--planned") {
+        if (point || !pick.empty())
+            throw Error("--planned takes no point: it promotes at the final tag", false);
+        ap.promote_at_newest();
+    } else {
+        uint64_t id = 0;
+        if (point) {
+            id = *point;
+        } else {
+            auto pts = points::Store(c.state_dir, c.spec.name).load_points();
+            for (const auto &p : pts)
+                if (pick != "--latest-app" || (p.flags & target::kPointApp))
+                    id = p.id;
+            if (!id)
+                throw Error(cat("replica ", c.spec.name, " has no ",
+                                pick == "--latest-app" ? "app-consistent " : "",
+                                "recovery point to fail over to"),
+                            false);
+        }
+        ap.rollback_to(id, target::kIntentFailover);
+    }
+    std::cout << "replica " << c.spec.name << ": failed over at point " << ap.state().failover_point
+              << " (seq " << ap.state().applied_seq
+              << "); it takes no more batches from its source\n";
+    return 0;
+}
+
 } // namespace
 
 int cmd_failover(int argc, char **argv)
@@ -210,6 +273,7 @@ int cmd_failover(int argc, char **argv)
     try {
         std::string mode, replica, config = "/etc/cbtrep/target.json", address = "127.0.0.1";
         std::optional<uint64_t> point;
+        std::string pick;
         uint16_t port = 10809;
         for (int i = 1; i < argc; i++) {
             std::string s = argv[i];
@@ -220,11 +284,14 @@ int cmd_failover(int argc, char **argv)
             };
             if (s == "--help" || s == "-h")
                 return usage(0);
-            if (s == "--test" || s == "--test-cleanup") {
+            if (s == "--test" || s == "--test-cleanup" || s == "--planned" || s == "--unplanned" ||
+                s == "--commit") {
                 if (!mode.empty())
                     throw Error(cat(mode, " and ", s, " exclude each other"), false);
                 mode = s;
-            } else if (s == "--point")
+            } else if (s == "--latest" || s == "--latest-app")
+                pick = s;
+            else if (s == "--point")
                 point = parse_u64(s, value());
             else if (s == "--config")
                 config = value();
@@ -244,13 +311,17 @@ int cmd_failover(int argc, char **argv)
         }
         if (mode.empty())
             return usage(2);
+        if (mode == "--unplanned" && !point && pick.empty())
+            pick = "--latest";
         ReplicaCtx c = load_replica(config, replica);
         if (mode == "--test") {
             if (!point)
                 throw Error("--test needs --point ID (see `cbtrep points list`)", false);
             return start_test(c, *point, address, port);
         }
-        return cleanup_test(c);
+        if (mode == "--test-cleanup")
+            return cleanup_test(c);
+        return failover(c, mode, point, pick);
     } catch (const std::exception &e) {
         std::cerr << "cbtrep failover: " << e.what() << "\n";
         return 1;

@@ -104,6 +104,7 @@ int list(const Args &a)
     if (a.json) {
         nlohmann::json j;
         j["replica"] = ctx.spec.name;
+        j["state"] = replica_state(ctx);
         j["history_bytes"] = total;
         j["segments"] = segs.size();
         j["retention"] = {{"max_age_s", ctx.spec.retention.max_age_s},
@@ -123,8 +124,8 @@ int list(const Args &a)
         std::cout << j.dump(2) << "\n";
         return 0;
     }
-    std::cout << "replica " << ctx.spec.name << ": " << pts.size() << " points, " << total
-              << " bytes of history in " << segs.size() << " segments\n";
+    std::cout << "replica " << ctx.spec.name << " (" << replica_state(ctx) << "): " << pts.size()
+              << " points, " << total << " bytes of history in " << segs.size() << " segments\n";
     if (pts.empty())
         return 0;
     std::printf("%-12s %-20s %-5s %14s  %s\n", "ID", "TIME (UTC)", "KIND", "BYTES HELD", "NAME");
@@ -141,15 +142,7 @@ int rollback(const Args &a)
     if (!a.point)
         throw Error("rollback needs --point ID (see `cbtrep points list`)", false);
     ReplicaCtx ctx = load_replica(a.config, a.replica);
-    // The target's own lock: a rollback never runs beside a target applying batches.
-    std::string lock_path = ctx.state_dir + "/cbtrep-target.lock";
-    UniqueFd lk(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!lk)
-        throw_errno(cat("opening ", lock_path));
-    if (::flock(lk.get(), LOCK_EX | LOCK_NB) != 0)
-        throw Error(cat("cbtrep-target is running on ", ctx.state_dir, " (", lock_path,
-                        " is locked): stop it before rolling back ", ctx.spec.name),
-                    false);
+    UniqueFd lk = lock_target(ctx, "rolling back");
     target::Applier ap(ctx.spec, ctx.state_dir);
     ap.open();
     ap.rollback_to(*a.point);
@@ -159,6 +152,36 @@ int rollback(const Args &a)
 }
 
 } // namespace
+
+UniqueFd lock_target(const ReplicaCtx &c, const char *what)
+{
+    std::string lock_path = c.state_dir + "/cbtrep-target.lock";
+    UniqueFd lk(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lk)
+        throw_errno(cat("opening ", lock_path));
+    if (::flock(lk.get(), LOCK_EX | LOCK_NB) != 0)
+        throw Error(cat("cbtrep-target is running on ", c.state_dir, " (", lock_path,
+                        " is locked): stop it before ", what, " ", c.spec.name),
+                    false);
+    return lk;
+}
+
+std::string replica_state(const ReplicaCtx &c)
+{
+    target::StateRecord s{};
+    bool have = target::StateFile(c.state_dir + "/" + c.spec.name + ".state").load(s);
+    if (have && (s.flags & target::kStateCommitted))
+        return "committed";
+    if (have && (s.flags & target::kStateFailedOver))
+        return "failed-over";
+    if (::access((c.state_dir + "/" + c.spec.name + ".rollback").c_str(), F_OK) == 0)
+        return "rolling-back";
+    if (::access((c.state_dir + "/" + c.spec.name + ".failover").c_str(), F_OK) == 0)
+        return "test-failover";
+    if (have && (s.flags & target::kStateRolledBack))
+        return "rolled-back";
+    return "protected";
+}
 
 uint64_t parse_u64(const std::string &opt, const std::string &value)
 {

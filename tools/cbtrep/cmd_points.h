@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/fd.h"
 #include "target/applier.h"
 
 namespace cbtrep::cli
@@ -21,6 +22,12 @@ struct ReplicaCtx {
 };
 // Loads the configuration and picks the replica; throws Error naming what is wrong.
 ReplicaCtx load_replica(const std::string &config_path, const std::string &name);
+// Takes cbtrep-target's state-directory lock: commands that change the replica never run
+// beside a target applying batches. Throws, saying so, when the target holds it.
+UniqueFd lock_target(const ReplicaCtx &c, const char *what);
+// The replica's lifecycle state (docs/points.md): protected, test-failover, rolling-back,
+// rolled-back, failed-over, committed.
+std::string replica_state(const ReplicaCtx &c);
 // Parses a non-negative decimal number; throws Error naming the option.
 uint64_t parse_u64(const std::string &opt, const std::string &value);
 
