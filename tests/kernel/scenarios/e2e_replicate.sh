@@ -11,4 +11,5 @@
 # @bins: engine/daemon/cbtrepd tools/cbtrep/cbtrep cbtrep-e2e-ctl
 # @timeout: 300
 . /lib/cbtrep/e2e.sh
+E2E_FSTRIM=1
 . /lib/cbtrep/e2e-replicate-flow.sh
