@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -123,8 +124,8 @@ bool name_ok(const std::string &n)
 
 DeviceConfig parse_device(const Node &d)
 {
-    d.require_object(
-        {"name", "device", "source", "target", "initial_sync", "exit_when_drained", "spool"});
+    d.require_object({"name", "device", "source", "target", "initial_sync", "exit_when_drained",
+                      "spool", "resync"});
     DeviceConfig dev;
     dev.name = d.str("name", "", true);
     if (!name_ok(dev.name))
@@ -170,6 +171,33 @@ DeviceConfig parse_device(const Node &d)
         dev.spool.limit_bytes = sp.uint("limit_bytes", 0, 0, ~0ull);
         dev.spool.reserve_bytes = sp.uint("reserve_bytes", 256ull << 20, 0, ~0ull);
         dev.spool.segment_bytes = sp.uint("segment_bytes", 64ull << 20, 1ull << 20, 1ull << 40);
+    }
+
+    if (d.has("resync")) {
+        Node rs = d.child("resync");
+        rs.require_object({"start", "window", "max_rate"});
+        std::string start = rs.str("start", "immediately");
+        if (start == "window")
+            dev.resync.windowed = true;
+        else if (start != "immediately")
+            rs.child("start").fail("must be \"immediately\" or \"window\"");
+        if (dev.resync.windowed && !rs.has("window"))
+            rs.missing("window", "is required with \"start\": \"window\" (\"HH:MM-HH:MM\")");
+        if (rs.has("window")) {
+            std::string w = rs.str("window", "");
+            unsigned h1, m1, h2, m2;
+            char tail;
+            if (std::sscanf(w.c_str(), "%2u:%2u-%2u:%2u%c", &h1, &m1, &h2, &m2, &tail) != 4 ||
+                h1 > 23 || h2 > 24 || m1 > 59 || m2 > 59 || (h2 == 24 && m2) ||
+                h1 * 60 + m1 == h2 * 60 + m2)
+                rs.child("window").fail(
+                    "must be \"HH:MM-HH:MM\" (local time, start != end), got \"" + w + "\"");
+            dev.resync.window_start_min = h1 * 60 + m1;
+            dev.resync.window_end_min = h2 * 60 + m2;
+        }
+        dev.resync.max_rate = rs.uint("max_rate", 0, 0, ~0ull);
+        if (dev.device.empty())
+            d.child("resync").fail("needs \"device\" to read from");
     }
 
     std::string is = d.str("initial_sync", "auto");

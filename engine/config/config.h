@@ -47,12 +47,21 @@ struct SpoolConfig {
     uint64_t segment_bytes = 64ull << 20;
 };
 
+// Automatic checksum resync when the tracker says resync-required (docs/resync.md).
+struct ResyncConfig {
+    bool windowed = false;         // false: start at once; true: only inside the window
+    uint32_t window_start_min = 0; // minutes after local midnight; start > end wraps midnight
+    uint32_t window_end_min = 0;
+    uint64_t max_rate = 0; // bytes/s read from the device plus sent, 0 = unlimited
+};
+
 struct DeviceConfig {
     std::string name;   // device name (tracker name; status file name)
     std::string device; // block device or image read for META/DIRTY/GAP and initial sync
     SourceConfig source;
     TargetConfig target;
     SpoolConfig spool;
+    ResyncConfig resync;
     InitialSync initial_sync = InitialSync::auto_;
     bool exit_when_drained = false; // stop once the source has nothing left (imports, tests)
 };

@@ -166,6 +166,13 @@ int Replicator::run()
             if (!first)
                 board_.update(dev_.name, [](DeviceStatus &st) { ++st.reconnects; });
             first = false;
+            if (resync_due()) {
+                // Before any batch: the replica is made equal first, then the journal follows.
+                run_resync();
+                refresh_status();
+                first = true; // not a reconnect after a failure
+                continue;
+            }
             s = connect();
             src_->rewind();
             sent_.clear();
@@ -180,6 +187,11 @@ int Replicator::run()
             }
             StreamEnd end = stream(*s);
             s->close();
+            if (end == StreamEnd::resync) {
+                s.reset();
+                first = true;
+                continue;
+            }
             if (end == StreamEnd::drained) {
                 log_info(dev_.name, ": source drained, every batch committed");
                 set_state("drained");
@@ -305,6 +317,8 @@ void Replicator::refresh_status()
         if (j->first_ts_ns && (!oldest || j->first_ts_ns < oldest))
             oldest = j->first_ts_ns;
     int64_t now = unix_ns();
+    tracker_state_ = st.state;
+    tracker_reason_ = st.state_reason;
     // Spool hook (issue 9, engine/spool): the log's size, limit and oldest unsent point.
     std::optional<spool::SpoolSourceStatus> sp;
     if (auto *ss = dynamic_cast<spool::SpoolSource *>(src_.get()))
@@ -340,7 +354,7 @@ void Replicator::refresh_status()
             tp_start_ = steady_now;
             tp_bytes_ = 0;
         }
-        if (st.state == CBT_STATE_RESYNC_REQUIRED && s.state != "error") {
+        if (st.state == CBT_STATE_RESYNC_REQUIRED && s.state != "error" && s.state != "resyncing") {
             s.state = "resync-required";
             s.reason = cbt_reason_str(st.state_reason);
         }
@@ -520,6 +534,12 @@ Replicator::StreamEnd Replicator::stream(transport::ReplicaSession &s)
         if (clock::now() - last_status > milliseconds(500)) {
             refresh_status();
             last_status = clock::now();
+            if (resync_due()) {
+                // The resync takes this replica's connection: finish what is on the wire
+                // (its commits are real progress) and leave the prepared rest to rewind().
+                s.wait_all_acked();
+                return StreamEnd::resync;
+            }
         }
         // 1. Fetch and start preparing batches, within the memory budget.
         while (preparing_.size() < 2 * pool_->threads() &&

@@ -45,7 +45,7 @@ class Replicator
         std::optional<transport::TagOut> tag;
         std::chrono::steady_clock::time_point ended;
     };
-    enum class StreamEnd { stopped, drained };
+    enum class StreamEnd { stopped, drained, resync };
 
     std::unique_ptr<source::Source> open_source();
     std::unique_ptr<transport::ReplicaSession> connect();
@@ -56,6 +56,10 @@ class Replicator
     void send(transport::ReplicaSession &s, PrepPool::Job &job);
     void on_ack(const transport::Ack &a);
     void refresh_status();
+    // Automatic resync (auto_resync.cc): due when the tracker says resync-required and the
+    // configured window is open; run_resync() cuts, resyncs, says DONE.
+    bool resync_due();
+    void run_resync();
     bool sleep_interruptible(std::chrono::milliseconds d);
     void set_state(const std::string &state, const std::string &reason = {});
 
@@ -74,6 +78,8 @@ class Replicator
     bool jump_next_ = false;    // next source batch may skip sequence numbers (after a sync)
     bool inconsistent_ = false; // replica holds data newer than its last consistent point
     bool synced_ = false;
+    uint32_t tracker_state_ = CBT_STATE_DIRTY; // as of the last refresh_status()
+    uint32_t tracker_reason_ = CBT_REASON_NONE;
     // throughput over a sliding few seconds
     std::chrono::steady_clock::time_point tp_start_;
     uint64_t tp_bytes_ = 0;

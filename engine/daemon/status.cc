@@ -57,6 +57,23 @@ json to_json(const DeviceStatus &s)
           {"oldest_unsent",
            {{"seq", s.spool.oldest_unsent_seq}, {"time_unix_ns", s.spool.oldest_unsent_unix_ns}}},
           {"drops", s.spool.drops}}},
+        {"resync",
+         {{"phase", s.resync.phase},
+          {"reason", s.resync.reason},
+          {"generation", s.resync.generation},
+          {"device_bytes", s.resync.device_bytes},
+          {"done_bytes", s.resync.done_bytes},
+          {"compared_bytes", s.resync.compared_bytes},
+          {"differing_bytes", s.resync.differing_bytes},
+          {"sent_bytes", s.resync.sent_bytes},
+          {"wire_bytes", s.resync.wire_bytes},
+          {"rate_bytes_per_second", s.resync.rate_bps},
+          {"eta_seconds", s.resync.eta_seconds},
+          {"started_unix_ns", s.resync.started_unix_ns},
+          {"finished_unix_ns", s.resync.finished_unix_ns},
+          {"window_opens_unix", s.resync.window_opens_unix},
+          {"completed", s.resync.completed},
+          {"error", s.resync.error}}},
         {"stage_seconds",
          {{"read", s.read_s},
           {"compress", s.compress_s},
@@ -122,6 +139,25 @@ DeviceStatus from_json(const json &j)
         }
         get(sp, "drops", s.spool.drops);
     }
+    if (j.contains("resync")) {
+        const json &r = j.at("resync");
+        get(r, "phase", s.resync.phase);
+        get(r, "reason", s.resync.reason);
+        get(r, "generation", s.resync.generation);
+        get(r, "device_bytes", s.resync.device_bytes);
+        get(r, "done_bytes", s.resync.done_bytes);
+        get(r, "compared_bytes", s.resync.compared_bytes);
+        get(r, "differing_bytes", s.resync.differing_bytes);
+        get(r, "sent_bytes", s.resync.sent_bytes);
+        get(r, "wire_bytes", s.resync.wire_bytes);
+        get(r, "rate_bytes_per_second", s.resync.rate_bps);
+        get(r, "eta_seconds", s.resync.eta_seconds);
+        get(r, "started_unix_ns", s.resync.started_unix_ns);
+        get(r, "finished_unix_ns", s.resync.finished_unix_ns);
+        get(r, "window_opens_unix", s.resync.window_opens_unix);
+        get(r, "completed", s.resync.completed);
+        get(r, "error", s.resync.error);
+    }
     if (j.contains("stage_seconds")) {
         const json &st = j.at("stage_seconds");
         get(st, "read", s.read_s);
@@ -165,8 +201,9 @@ std::string StatusBoard::prometheus() const
         for (const auto &[dev, s] : snap)
             os << name << "{device=\"" << dev << "\"} " << value_of(s) << "\n";
     };
-    static const char *states[] = {"initial-sync", "replicating", "resync-required", "retrying",
-                                   "error",        "stopped",     "drained",         "starting"};
+    static const char *states[] = {"initial-sync", "replicating", "resync-required",
+                                   "resyncing",    "retrying",    "error",
+                                   "stopped",      "drained",     "starting"};
     os << "# HELP cbtrep_state 1 for the device's current replication state\n"
           "# TYPE cbtrep_state gauge\n";
     for (const auto &[dev, s] : snap)
@@ -191,6 +228,19 @@ std::string StatusBoard::prometheus() const
            [](const DeviceStatus &s) { return s.throughput_bps; });
     metric("cbtrep_reconnects_total", "counter", "Connection attempts after a failure",
            [](const DeviceStatus &s) { return s.reconnects; });
+    metric("cbtrep_resync_done_bytes", "gauge",
+           "Automatic resync: position below which source == replica",
+           [](const DeviceStatus &s) { return s.resync.done_bytes; });
+    metric("cbtrep_resync_compared_bytes", "gauge", "Automatic resync: bytes compared by this run",
+           [](const DeviceStatus &s) { return s.resync.compared_bytes; });
+    metric("cbtrep_resync_sent_bytes", "gauge", "Automatic resync: bytes written to the replica",
+           [](const DeviceStatus &s) { return s.resync.sent_bytes; });
+    metric("cbtrep_resync_rate_bytes_per_second", "gauge", "Automatic resync: compare rate",
+           [](const DeviceStatus &s) { return s.resync.rate_bps; });
+    metric("cbtrep_resync_eta_seconds", "gauge", "Automatic resync: seconds left (-1 unknown)",
+           [](const DeviceStatus &s) { return s.resync.eta_seconds; });
+    metric("cbtrep_resyncs_completed_total", "counter", "Automatic resyncs finished",
+           [](const DeviceStatus &s) { return s.resync.completed; });
     metric("cbtrep_last_consistency_point_seq", "gauge",
            "Sequence number of the last tag durable on the replica",
            [](const DeviceStatus &s) { return s.last_tag_seq; });

@@ -28,6 +28,26 @@ struct SpoolStatus {
     uint64_t drops = 0; // times the log was dropped at its limit since start
 };
 
+// The automatic checksum resync (docs/resync.md, "In cbtrepd").
+struct ResyncStatus {
+    std::string phase;       // "" never | waiting (for its window) | comparing | done | interrupted
+    std::string reason;      // why the tracker required it
+    uint64_t generation = 0; // the bitmap cut it follows
+    uint64_t device_bytes = 0;
+    uint64_t done_bytes = 0; // position: below it source == replica
+    uint64_t compared_bytes = 0;
+    uint64_t differing_bytes = 0;
+    uint64_t sent_bytes = 0;
+    uint64_t wire_bytes = 0;
+    double rate_bps = 0;     // bytes compared per second
+    double eta_seconds = -1; // -1 = unknown
+    int64_t started_unix_ns = 0;
+    int64_t finished_unix_ns = 0;
+    int64_t window_opens_unix = 0; // waiting: when the window opens
+    uint64_t completed = 0;        // resyncs finished since start
+    std::string error;             // the last attempt's failure
+};
+
 struct DeviceStatus {
     std::string name;
     std::string state = "starting"; // initial-sync | replicating | resync-required | retrying |
@@ -58,6 +78,7 @@ struct DeviceStatus {
     uint64_t last_tag_seq = 0;
     int64_t last_tag_unix_ns = 0;
     SpoolStatus spool;
+    ResyncStatus resync;
     // per-stage seconds since start
     double read_s = 0, compress_s = 0, send_s = 0, apply_s = 0;
     int64_t updated_unix_ns = 0;

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# cbtrepd resyncs by itself (issue 5): a replica that diverged (writes it never got, plus
+# bytes changed behind its back) and a source whose tracker says resync-required (file
+# source: <stream>.tracker, the kernel's CBT_IOC_RESYNC rule). The daemon must cut, run the
+# checksum resync over its own TLS identity, report it in `cbtrep status`, say DONE (the
+# tracker state goes back to dirty) and then go on replicating the journal: more writes
+# arrive and the replica equals the source again (sha256 both times).
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/engine_lib.sh"
+requires openssl python3 sha256sum
+CBTREP=${CBTREP_BIN:-$BUILD/tools/cbtrep/cbtrep}
+[ -x "$CBTREP" ] || { echo "$TEST_NAME: SKIP: $CBTREP not built"; exit 77; }
+
+setup_certs
+"$GEN" gen --out "$WORK/full.cbts" --expected "$WORK/final.img" --device-mib 16 --batches 60 \
+    --tag-every 10 --seed 5 >/dev/null
+# Cut the history at batch boundaries: the stream header plus batches 1..N into FILE, and
+# batches M+1.. into a stream of their own. Prints the last seq of batches 10, 30 and 60.
+read -r S10 S30 S60 < <(python3 - "$WORK" <<'PY'
+import struct, sys
+w = sys.argv[1]
+d = open(w + "/full.cbts", "rb").read()
+hdr, off, batches = d[:96], 96, []
+while off < len(d):
+    plen = struct.unpack_from("<Q", d, off + 40)[0]
+    batches.append((struct.unpack_from("<Q", d, off + 24)[0], d[off:off + 64 + plen]))
+    off += 64 + plen
+assert len(batches) == 60
+open(w + "/a.cbts", "wb").write(hdr + b"".join(b for _, b in batches[:10]))
+open(w + "/ab.cbts", "wb").write(hdr + b"".join(b for _, b in batches[:30]))
+open(w + "/c.cbts", "wb").write(hdr + b"".join(b for _, b in batches[30:]))
+open(w + "/c.bin", "wb").write(b"".join(b for _, b in batches[30:]))
+open(w + "/ab.size", "w").write(str(len(hdr) + sum(len(b) for _, b in batches[:30])))
+print(batches[9][0], batches[29][0], batches[59][0])
+PY
+)
+mkdir -p "$WORK/h"
+DEV=$WORK/h/dev.img
+STREAM=$WORK/h/journal.cbts
+
+# 1. Ordinary replication of batches 1..10: the replica applied seq S10.
+"$GEN" apply --stream "$WORK/a.cbts" --out "$DEV"
+cp "$WORK/a.cbts" "$STREAM"
+target_config disk0 "$WORK/replica.img" $((16 << 20)) engine1
+start_target
+engine_config "$PORT"
+python3 - "$WORK/engine.json" "$DEV" "$WORK/state" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["state_dir"] = sys.argv[3]
+d["devices"][0]["device"] = sys.argv[2]
+json.dump(d, open(sys.argv[1], "w"), indent=1)
+PY
+start_engine
+wait_engine 60
+[ "$ENGINE_RC" = 0 ] || engine_fail "first replication: exit $ENGINE_RC"
+[ "$(status_get applied_seq)" = "$S10" ] || engine_fail "applied seq $(status_get applied_seq), expected $S10"
+[ "$(sha "$WORK/replica.img")" = "$(sha "$DEV")" ] || engine_fail "replica differs after batches 1..10"
+log "replicated up to seq $S10"
+
+# 2. Divergence: batches 11..30 reach the device and the journal but are lost to the engine
+#    (committed cursor past them, as after an unclean shutdown), the replica is changed
+#    behind everyone's back, and the tracker says resync-required (unclean shutdown).
+"$GEN" apply --stream "$WORK/ab.cbts" --out "$DEV"
+cp "$WORK/ab.cbts" "$STREAM"
+echo "cbtrep-tracker 1 resync-required 1" >"$STREAM.tracker"
+echo "cbtrep-cursor 1 $(cat "$WORK/ab.size") 30 $S30" >"$STREAM.cursor"
+python3 - "$WORK/replica.img" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    for off in (0, 4096 * 7 + 100, 5 << 20, (16 << 20) - 512):
+        f.seek(off)
+        f.write(b"\xa5" * 300)
+PY
+[ "$(sha "$WORK/replica.img")" != "$(sha "$DEV")" ] || fail "the replica did not diverge"
+
+# 3. cbtrepd follows the journal and must resync first, by itself.
+python3 - "$WORK/engine.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+dev = d["devices"][0]
+dev["source"]["follow"] = True
+dev["exit_when_drained"] = False
+dev["resync"] = {"start": "immediately", "max_rate": 200 << 20}
+json.dump(d, open(sys.argv[1], "w"), indent=1)
+PY
+start_engine
+for _ in $(seq 300); do
+    [ "$(status_get resync.completed)" = 1 ] && [ "$(status_get state)" = replicating ] && break
+    kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd exited during the resync"
+    sleep 0.1
+done
+[ "$(status_get resync.completed)" = 1 ] || engine_fail "no automatic resync finished (resync phase '$(status_get resync.phase)', state '$(status_get state)')"
+[ "$(status_get resync.phase)" = done ] || engine_fail "resync phase $(status_get resync.phase)"
+[ "$(status_get resync.reason)" = "unclean shutdown" ] || engine_fail "resync reason '$(status_get resync.reason)'"
+[ "$(status_get resync.compared_bytes)" = $((16 << 20)) ] || engine_fail "compared $(status_get resync.compared_bytes) bytes"
+sent=$(status_get resync.sent_bytes)
+[ "$sent" -gt 0 ] && [ "$sent" -lt $((16 << 20)) ] || engine_fail "resync sent $sent bytes: not just the differences"
+[ "$(sha "$WORK/replica.img")" = "$(sha "$DEV")" ] || engine_fail "replica differs from the source after the automatic resync"
+# DONE was said: the tracker is no longer resync-required.
+read -r _ _ tstate _ <"$STREAM.tracker"
+[ "$tstate" = dirty ] || engine_fail "tracker still '$tstate' after the resync (DONE not sent?)"
+grep -q "resync starts; replica inconsistent" "$WORK/target.log" || fail "the target did not mark the replica inconsistent"
+rc=0
+"$CBTREP" status --status-dir "$WORK/status" --json >"$WORK/st.json" || rc=$?
+python3 - "$WORK/st.json" <<'PY' || engine_fail "cbtrep status --json: no resync progress"
+import json, sys
+r = json.load(open(sys.argv[1]))[0]["resync"]
+assert r["phase"] == "done" and r["compared_bytes"] == 16 << 20 and r["completed"] == 1, r
+assert "rate_bytes_per_second" in r and "eta_seconds" in r, r
+PY
+"$CBTREP" status --status-dir "$WORK/status" >"$WORK/st.txt" || true
+grep -q "resync done" "$WORK/st.txt" || engine_fail "cbtrep status: no resync line: $(cat "$WORK/st.txt")"
+log "automatic resync: replica equal, tracker back to dirty, status shows it ($sent bytes sent)"
+
+# 4. Log replication goes on: batches 31..60 reach the device and the journal.
+"$GEN" apply --stream "$WORK/c.cbts" --out "$DEV" --onto 1
+cat "$WORK/c.bin" >>"$STREAM"
+for _ in $(seq 300); do
+    [ "$(status_get applied_seq)" = "$S60" ] && break
+    kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd exited while following"
+    sleep 0.1
+done
+[ "$(status_get applied_seq)" = "$S60" ] || engine_fail "applied seq $(status_get applied_seq), expected $S60"
+[ "$(sha "$DEV")" = "$(sha "$WORK/final.img")" ] || fail "test bug: the device is not the history's final image"
+[ "$(sha "$WORK/replica.img")" = "$(sha "$DEV")" ] || engine_fail "replica differs after the journal catch-up"
+[ "$(status_get resync.completed)" = 1 ] || engine_fail "resynced more than once"
+kill -TERM "$ENGINE_PID"
+wait_engine 30
+[ "$ENGINE_RC" = 0 ] || engine_fail "SIGTERM: exit $ENGINE_RC"
+log "journal replicated after the resync up to seq $S60, replica equal again"
+pass
