@@ -86,10 +86,13 @@ dev["resync"] = {"start": "immediately", "max_rate": 200 << 20}
 json.dump(d, open(sys.argv[1], "w"), indent=1)
 PY
 start_engine
-for _ in $(seq 300); do
-    [ "$(status_get resync.completed)" = 1 ] && [ "$(status_get state)" = replicating ] && break
+deadline=$((SECONDS + 60))
+while [ $SECONDS -lt $deadline ]; do
+    done_n=$(status_get resync.completed)
+    [ "${done_n:-0}" -gt 1 ] && engine_fail "resynced $done_n times: the first resync's DONE did not clear resync-required"
+    [ "$done_n" = 1 ] && [ "$(status_get state)" = replicating ] && break
     kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd exited during the resync"
-    sleep 0.1
+    sleep 0.2
 done
 [ "$(status_get resync.completed)" = 1 ] || engine_fail "no automatic resync finished (resync phase '$(status_get resync.phase)', state '$(status_get state)')"
 [ "$(status_get resync.phase)" = done ] || engine_fail "resync phase $(status_get resync.phase)"
@@ -117,7 +120,8 @@ log "automatic resync: replica equal, tracker back to dirty, status shows it ($s
 # 4. Log replication goes on: batches 31..60 reach the device and the journal.
 "$GEN" apply --stream "$WORK/c.cbts" --out "$DEV" --onto 1
 cat "$WORK/c.bin" >>"$STREAM"
-for _ in $(seq 300); do
+deadline=$((SECONDS + 60))
+while [ $SECONDS -lt $deadline ]; do
     [ "$(status_get applied_seq)" = "$S60" ] && break
     kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd exited while following"
     sleep 0.1
