@@ -69,10 +69,25 @@ e2e_kill_engine() {
 }
 
 # e2e_status KEY: a scalar of the status file; the file is pretty-printed JSON, one key a
-# line, and every key this reads is unique in it. Empty before the first publication.
+# line. A key that is also nested ("state" is top-level and in "tracker" and "spool",
+# which sort before it) is read where it is least indented. Empty before the first
+# publication.
 e2e_status() {
-	sed -n "s/^ *\"$1\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" \
-		"$E2E_STATUS_DIR/$E2E_NAME.json" 2>/dev/null | head -n1
+	awk -v k="\"$1\":" '
+		{
+			i = match($0, /[^ ]/)
+			rest = substr($0, i)
+		}
+		index(rest, k) == 1 && (!found || i < at) {
+			v = substr(rest, length(k) + 1)
+			sub(/^ */, "", v)
+			sub(/,$/, "", v)
+			gsub(/"/, "", v)
+			best = v
+			at = i
+			found = 1
+		}
+		END { if (found) print best }' "$E2E_STATUS_DIR/$E2E_NAME.json" 2>/dev/null
 }
 
 e2e_progress() {
