@@ -3,7 +3,6 @@
 // record first). Crash safety: an intent file is written before anything changes, each
 // segment is removed only after its before-images are on the replica and synced (so the
 // set of remaining segments is the progress), and open() finishes an intent it finds.
-// Replaying a segment twice is harmless: it writes the same before-images again.
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
@@ -88,6 +87,21 @@ void Applier::finish_rollback(const IntentRecord &intent)
     size_t played = 0, records = 0;
     std::vector<uint8_t> buf;
     const char *pause = std::getenv("CBTREP_TEST_ROLLBACK_PAUSE_MS"); // tests: a window to kill
+    // Played segments are removed in groups, after one replica sync, newest first: the
+    // segments left are always the oldest ones, and playing them all again newest first
+    // from whatever the replica holds still ends at the point (each byte ends with the
+    // before-image of the oldest segment covering it).
+    constexpr size_t kSyncGroup = 8;
+    std::vector<points::Segment> done;
+    auto retire_played = [&] {
+        if (done.empty())
+            return;
+        replica_->sync();
+        for (const points::Segment &s : done)
+            store_->remove_segment(s);
+        points::fsync_dir(store_->dir());
+        done.clear();
+    };
     for (auto it = segs.rbegin(); it != segs.rend(); ++it) {
         if (it->first_seq <= target_seq)
             break;
@@ -105,13 +119,14 @@ void Applier::finish_rollback(const IntentRecord &intent)
             }
             ++records;
         }
-        replica_->sync();
-        store_->remove_segment(*it);
-        points::fsync_dir(store_->dir());
+        done.push_back(*it);
         ++played;
+        if (done.size() == kSyncGroup)
+            retire_played();
         if (pause)
             ::usleep(static_cast<useconds_t>(std::atoi(pause)) * 1000);
     }
+    retire_played();
     StateRecord next = state_;
     next.applied_seq = target_seq;
     next.applied_batch_id = point->batch_id;

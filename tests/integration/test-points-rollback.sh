@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/points_lib.sh"
 requires sha256sum openssl
 
-MIB=32
+MIB=16
 setup_certs
 "$GEN" gen --out s.str --expected expected.img --device-mib $MIB --batches 110 \
     --max-write-kib 256 --seed 11 --tag-every 10 >/dev/null
@@ -73,7 +73,11 @@ segments=$(points_json | jq '.segments')
 CBTREP_TEST_ROLLBACK_PAUSE_MS=100 "$CBTREP" points rollback vm1 --point "$oldest" \
     --config target.json >/dev/null 2>&1 &
 rb=$!
-sleep 1.5
+# Kill once the first segments are played back (a wall-clock sleep misses under load).
+for _ in $(seq 300); do
+    [ "$(find state/vm1.history -name '*.seg' | wc -l)" -lt "$segments" ] && break
+    sleep 0.1
+done
 kill -9 "$rb"
 wait "$rb" 2>/dev/null || true
 [ -f state/vm1.rollback ] || fail "no rollback intent left by the killed rollback (finished already?)"
