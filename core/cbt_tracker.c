@@ -39,6 +39,13 @@ struct cbt_tracker {
 	uint64_t nr_drainable;
 	uint64_t next_seq;
 	uint64_t committed_seq;
+	/* Sequence reservation (cbt_tracker.h, CBT_SEQ_RESERVE): numbers up to seq_limit are
+	 * covered by the header on disk; without a header (seq_bounded 0) nothing is. */
+	uint64_t seq_reserve;
+	uint64_t seq_limit;
+	int seq_bounded;
+	int seq_final; /* cbt_tracker_seq_final(): headers carry the exact last number */
+	uint32_t hdr_state, hdr_reason; /* what the last header written or read said */
 	uint64_t mem_used;
 
 	int batch_out;
@@ -111,6 +118,21 @@ static void mark(struct cbt_tracker *t, struct evq *q, uint64_t sector, uint64_t
 		set_state(t, q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_ALLOC_FAILED);
 }
 
+/*
+ * Whether n more numbers may be handed out (under the lock). Past the header's ceiling a
+ * crash would hand the same numbers out again and the engine would drop those writes as
+ * duplicates: stop numbering instead. BITMAP mode keeps every write (in the bitmap) and
+ * resync-required says why; a rewritten header lets GET recover with a GAP record.
+ */
+static int seq_room(struct cbt_tracker *t, struct evq *q, uint64_t n)
+{
+	if (!t->seq_bounded || (t->next_seq <= t->seq_limit && n <= t->seq_limit - t->next_seq + 1))
+		return 1;
+	set_mode(t, q, CBT_MODE_BITMAP, CBT_REASON_METADATA_INVALID);
+	set_state(t, q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_METADATA_INVALID);
+	return 0;
+}
+
 static void append(struct cbt_tracker *t, struct evq *q, struct cbt_io *io)
 {
 	io->hdr.seq = t->next_seq++;
@@ -146,6 +168,8 @@ int cbt_tracker_create(const struct cbt_tracker_params *p, struct cbt_tracker **
 		g = cbt_granularity_for_size(p->device_bytes);
 	if (!cbt_granularity_valid(g) || cap < CBT_MEM_CAP_MIN)
 		return CBT_EINVAL;
+	if (p->seq_reserve == 1)
+		return CBT_EINVAL;
 
 	t = cbt_os_alloc(sizeof(*t), CBT_ALLOC_WAIT);
 	if (!t)
@@ -168,6 +192,7 @@ int cbt_tracker_create(const struct cbt_tracker_params *p, struct cbt_tracker **
 	t->state = CBT_STATE_RESYNC_REQUIRED;
 	t->state_reason = CBT_REASON_NEW_DEVICE;
 	t->next_seq = 1;
+	t->seq_reserve = p->seq_reserve ? p->seq_reserve : CBT_SEQ_RESERVE;
 	t->next_batch_id = 1;
 	t->active = cbt_bm_create(cbt_bitmap_bits(p->device_bytes, g), 1);
 	if (!t->active) {
@@ -348,6 +373,8 @@ void cbt_io_end(struct cbt_tracker *t, struct cbt_io *io, int error)
 	mark(t, &q, io->sector, io->nr_sectors);
 	if (error)
 		t->writes_failed++;
+	if (t->mode != CBT_MODE_BITMAP)
+		seq_room(t, &q, 1); /* no room: BITMAP, and the io is dropped below */
 	if (t->mode == CBT_MODE_BITMAP) {
 		if (!error)
 			t->records_dropped++;
@@ -436,7 +463,8 @@ static void maybe_recover(struct cbt_tracker *t)
 	}
 
 	cbt_spin_lock(&t->lock, fl);
-	if (t->mode == mode && drained_enough(t)) {
+	if (t->mode == mode && drained_enough(t) &&
+	    (mode != CBT_MODE_BITMAP || seq_room(t, &q, 1))) {
 		if (mode == CBT_MODE_BITMAP) {
 			cut_locked(t, spare, 0, &old, &merge);
 			spare = NULL;
@@ -603,7 +631,8 @@ uint32_t cbt_tracker_ready(struct cbt_tracker *t)
 	if (t->head || t->batch_out)
 		r |= CBT_READY_RECORDS;
 	/* A GET would recover and hand out the GAP record. */
-	if (t->mode == CBT_MODE_BITMAP && drained_enough(t))
+	if (t->mode == CBT_MODE_BITMAP && drained_enough(t) &&
+	    (!t->seq_bounded || t->next_seq <= t->seq_limit))
 		r |= CBT_READY_RECORDS;
 	if (t->state_changed)
 		r |= CBT_READY_STATE;
@@ -639,7 +668,7 @@ int cbt_tracker_mark_dirty(struct cbt_tracker *t, uint64_t sector, uint64_t nr_s
 	}
 	cbt_spin_lock(&t->lock, fl);
 	mark(t, &q, sector, nr_sectors);
-	if (t->mode != CBT_MODE_BITMAP) {
+	if (t->mode != CBT_MODE_BITMAP && seq_room(t, &q, n)) {
 		for (s = sector, left = nr_sectors; left;) {
 			uint64_t len = left < 0x80000000ull ? left : 0x80000000ull;
 
@@ -720,7 +749,7 @@ int cbt_tag_group(struct cbt_tracker *const *ts, uint32_t n, const char *name, u
 		cbt_spin_lock(&sorted[i]->lock, fl[i]);
 	}
 	for (i = 0; i < n; i++)
-		if (ts[i]->mode == CBT_MODE_BITMAP)
+		if (ts[i]->mode == CBT_MODE_BITMAP || !seq_room(ts[i], &q[i], 1))
 			err = CBT_EBUSY;
 	if (!err) {
 		for (i = 0; i < n; i++) {
@@ -742,7 +771,7 @@ int cbt_tag_group(struct cbt_tracker *const *ts, uint32_t n, const char *name, u
 	}
 	for (i = n; i-- > 0;)
 		cbt_spin_unlock(&sorted[i]->lock, fl[i]);
-	for (i = 0; i < n && !err; i++)
+	for (i = 0; i < n; i++)
 		evq_flush(ts[i], &q[i]);
 out:
 	for (i = 0; i < n; i++)
@@ -932,8 +961,17 @@ void cbt_tracker_meta_load(struct cbt_tracker *t, const void *buf, uint64_t len,
 	}
 	*found_state = m.state;
 	*found_reason = m.reason;
-	/* Continue numbering: the engine applies idempotently by sequence. */
+	/* Continue numbering above anything the previous run can have handed out: last_seq
+	 * is exact after an orderly detach and the reserved ceiling after a crash (the
+	 * engine drops numbers at or below what the replica applied as duplicates). Until
+	 * this run writes a header of its own, that is also as far as it may number. */
+	cbt_spin_lock(&t->lock, fl);
 	t->next_seq = m.last_seq + 1;
+	t->seq_limit = m.last_seq;
+	t->seq_bounded = 1;
+	t->hdr_state = m.state;
+	t->hdr_reason = m.reason;
+	cbt_spin_unlock(&t->lock, fl);
 	t->active->generation = m.generation + 1;
 	if (!names_equal(m.name, t->name)) {
 		reason = CBT_REASON_IDENTITY_CHANGED;
@@ -1022,8 +1060,52 @@ uint64_t cbt_tracker_meta_build(struct cbt_tracker *t, uint32_t state, uint32_t 
 	cbt_spin_lock(&t->lock, fl);
 	m.generation = t->active->generation;
 	m.last_seq = t->next_seq - 1;
+	/* Written while writes may still complete: reserve ahead (cbt_tracker.h). */
+	if (state != CBT_STATE_CLEAN && !t->seq_final)
+		m.last_seq =
+			m.last_seq <= ~0ull - t->seq_reserve ? m.last_seq + t->seq_reserve : ~0ull;
 	cbt_spin_unlock(&t->lock, fl);
 	cbt_meta_seal(&m);
 	cbt_memcpy(p, &m, sizeof(m));
 	return size;
+}
+
+void cbt_tracker_meta_written(struct cbt_tracker *t, const void *buf)
+{
+	struct cbt_meta m;
+	cbt_irqflags_t fl;
+
+	cbt_memcpy(&m, buf, sizeof(m));
+	cbt_spin_lock(&t->lock, fl);
+	t->seq_limit = m.last_seq; /* what a crash from now on resumes above */
+	t->seq_bounded = 1;
+	t->hdr_state = m.state;
+	t->hdr_reason = m.reason;
+	cbt_spin_unlock(&t->lock, fl);
+}
+
+void cbt_tracker_seq_final(struct cbt_tracker *t)
+{
+	cbt_irqflags_t fl;
+
+	cbt_spin_lock(&t->lock, fl);
+	t->seq_final = 1;
+	t->seq_bounded = 1;
+	t->seq_limit = t->next_seq - 1;
+	cbt_spin_unlock(&t->lock, fl);
+}
+
+int cbt_tracker_meta_due(struct cbt_tracker *t, uint32_t *state, uint32_t *reason)
+{
+	cbt_irqflags_t fl;
+	int due;
+
+	cbt_spin_lock(&t->lock, fl);
+	*state = t->hdr_state;
+	*reason = t->hdr_reason;
+	/* Room left above the last number handed out (next_seq - 1), against R/2. */
+	due = t->seq_bounded && !t->seq_final && t->hdr_state != CBT_STATE_CLEAN &&
+	      (t->next_seq > t->seq_limit || t->seq_limit - t->next_seq + 1 < t->seq_reserve / 2);
+	cbt_spin_unlock(&t->lock, fl);
+	return due;
 }

@@ -51,6 +51,19 @@ extern "C" {
 /* Bytes a record costs against the cap besides its data (the in-memory record). */
 #define CBT_REC_COST 160u
 
+/*
+ * Sequence reservation (docs/tracker.md, "Sequence numbers across a crash"). While a
+ * tracker runs, the metadata header's last_seq is a ceiling reserved CBT_SEQ_RESERVE
+ * numbers ahead of the last one handed out, so the next attach after a crash resumes
+ * above every number this run could have handed out. The glue rewrites the header with a
+ * new ceiling (cbt_tracker_meta_due) once less than half the reservation is left, from
+ * process context only. Between two such checks at most the records undrained in memory
+ * are numbered: each charges >= CBT_REC_COST bytes against mem_cap, so R/2 = 2^39 would
+ * take ~88 TB of journal memory (kmod caps mem_cap at a quarter of RAM). A crash costs at
+ * most R numbers: 2^64 / 2^40 leaves room for 16 million of them.
+ */
+#define CBT_SEQ_RESERVE (1ull << 40)
+
 /* Data is captured in chunks of this size (one NOWAIT allocation each). */
 #define CBT_CHUNK_SIZE CBT_OS_NOWAIT_MAX
 
@@ -64,6 +77,7 @@ struct cbt_tracker_params {
 	uint32_t flags;	       /* CBT_ATTACH_* */
 	uint64_t mem_cap;      /* 0 = CBT_MEM_CAP_DEFAULT; the platform checks the maximum */
 	void *os_ctx;	       /* passed back to cbt_os_event() */
+	uint64_t seq_reserve;  /* 0 = CBT_SEQ_RESERVE (tests use small values); >= 2 */
 };
 
 /* Creates a tracker in DATA mode (META with CBT_ATTACH_META_ONLY), state RESYNC_REQUIRED
@@ -167,8 +181,11 @@ int cbt_tracker_resync(struct cbt_tracker *t, uint32_t op, uint32_t reason, uint
  * RESYNC_REQUIRED/NEW_DEVICE; invalid -> METADATA_INVALID; size or granularity differ ->
  * SIZE_CHANGED; DIRTY -> UNCLEAN_SHUTDOWN; RESYNC_REQUIRED keeps its reason; CLEAN ->
  * loads the saved bitmap into the active one and tracks (state DIRTY). Continues sequence
- * numbers and generations from the header when it is valid. *found_state and *found_reason get
- * what the file said (for ATTACH's reply). Call before any io.
+ * numbers at the header's last_seq + 1 (the exact last number after an orderly detach,
+ * the reserved ceiling after a crash) and generations from the header when it is valid;
+ * numbering then stays within that last_seq until a header with a new ceiling is written
+ * (cbt_tracker_meta_written). *found_state and *found_reason get what the file said (for
+ * ATTACH's reply). Call before any io.
  */
 void cbt_tracker_meta_load(struct cbt_tracker *t, const void *buf, uint64_t len,
 			   uint32_t *found_state, uint32_t *found_reason);
@@ -179,9 +196,37 @@ uint64_t cbt_tracker_meta_size(const struct cbt_tracker *t);
  * state, and, when with_bitmap, the bitmap dump at CBT_META_AREA_SIZE: the union of the
  * active and frozen bitmaps and every range still in the journal (buf must hold
  * cbt_tracker_meta_size() bytes then). Returns the bytes to write.
+ * last_seq: the last number handed out for CLEAN (a CLEAN header is only written once no
+ * write can complete any more: orderly detach / shutdown) and after
+ * cbt_tracker_seq_final(); otherwise the new ceiling, the last number handed out + the
+ * reservation, saturating.
  */
 uint64_t cbt_tracker_meta_build(struct cbt_tracker *t, uint32_t state, uint32_t reason,
 				int with_bitmap, void *buf);
+/*
+ * The image built by cbt_tracker_meta_build() is on stable storage now: numbering may
+ * go up to its last_seq, and a later refresh repeats its state and reason. Call only
+ * after the write (and sync) succeeded; a failed write keeps the previous limit.
+ */
+void cbt_tracker_meta_written(struct cbt_tracker *t, const void *buf);
+/*
+ * Nonzero when the header on disk needs a new ceiling: less than half the reservation is
+ * left above the last number handed out. *state / *reason get what the last header
+ * written said, to be written again (never CLEAN: then it returns 0). Process context;
+ * the glue calls it at GET, COMMIT, STATUS, TAG and MARK_DIRTY and rewrites the header
+ * (header only) with cbt_tracker_meta_build() + cbt_tracker_meta_written(). Should the
+ * ceiling be reached anyway (the header could not be rewritten), the tracker stops
+ * numbering: BITMAP mode and RESYNC_REQUIRED, both with reason METADATA_INVALID, until a
+ * header with a new ceiling is written (a GET then leaves BITMAP with a GAP record).
+ */
+int cbt_tracker_meta_due(struct cbt_tracker *t, uint32_t *state, uint32_t *reason);
+/*
+ * Orderly detach / shutdown, once no write can complete any more: the numbering is final,
+ * so headers built from now on carry the exact last number and the next attach continues
+ * without a jump. Anything numbered after this would go past that header: the tracker
+ * stops numbering then (as at a reached ceiling).
+ */
+void cbt_tracker_seq_final(struct cbt_tracker *t);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,9 @@
  * The control device's ioctls (include/cbtrep/ioctl.h). Every request's header (version,
  * size) is checked before anything else; every control operation runs under
  * cbt_ctl_mutex except WAIT, which sleeps holding only a reference to its device.
+ * The ioctls that drain or add records (and STATUS, which the engine polls) first let the
+ * metadata header's sequence ceiling move ahead when it is half used (cbt_meta_refresh):
+ * never the I/O path, which may run in interrupt context.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -114,6 +117,7 @@ static long ioc_status(void __user *u)
 		if (cbt_dev_removed(kd))
 			cbt_tracker_set_state(kd->t, CBT_STATE_RESYNC_REQUIRED,
 					      CBT_REASON_DEVICE_REMOVED);
+		cbt_meta_refresh(kd);
 		cbt_tracker_status(kd->t, &s);
 		s.hook_calls = atomic64_read(&kd->hook_calls);
 		s.hook_ns = atomic64_read(&kd->hook_ns);
@@ -160,13 +164,15 @@ static long ioc_get(void __user *u)
 	memset(&g.batch, 0, sizeof(g.batch));
 	mutex_lock(&cbt_ctl_mutex);
 	kd = find(g.name);
-	if (!kd)
+	if (!kd) {
 		ret = -ENOENT;
-	else if (!g.buf)
+	} else if (!g.buf) {
 		ret = -EINVAL;
-	else
+	} else {
+		cbt_meta_refresh(kd);
 		ret = cbt_tracker_get(kd->t, g.max_records, g.buf_len, emit_user,
 				      u64_to_user_ptr(g.buf), &g.batch, &g.bytes_needed);
+	}
 	mutex_unlock(&cbt_ctl_mutex);
 	/* bytes_needed goes back with ENOSPC too. */
 	if (!ret || ret == -ENOSPC) {
@@ -188,6 +194,8 @@ static long ioc_commit(void __user *u)
 		return ret;
 	mutex_lock(&cbt_ctl_mutex);
 	kd = find(c.name);
+	if (kd)
+		cbt_meta_refresh(kd);
 	ret = kd ? cbt_tracker_commit(kd->t, c.batch_id) : -ENOENT;
 	mutex_unlock(&cbt_ctl_mutex);
 	return ret;
@@ -254,6 +262,7 @@ static long ioc_tag(void __user *u)
 		for (j = 0; j < i; j++)
 			if (ts[j] == ts[i])
 				goto unlock;
+		cbt_meta_refresh(kd);
 	}
 	t->tag_id = atomic64_inc_return(&cbt_tag_ids);
 	memset(t->seqs, 0, sizeof(t->seqs));
@@ -277,6 +286,8 @@ static long ioc_mark_dirty(void __user *u)
 		return ret;
 	mutex_lock(&cbt_ctl_mutex);
 	kd = find(m.name);
+	if (kd)
+		cbt_meta_refresh(kd);
 	ret = kd ? cbt_tracker_mark_dirty(kd->t, m.sector, m.nr_sectors, CBT_REASON_USER_REQUEST)
 		 : -ENOENT;
 	mutex_unlock(&cbt_ctl_mutex);

@@ -2,9 +2,12 @@
 /*
  * The metadata file (include/cbtrep/meta.h): read at attach, written DIRTY before tracking
  * starts, RESYNC_REQUIRED / DIRTY again at RESYNC require / done, CLEAN with the saved
- * bitmap (or resync-required) at an orderly detach. Process context only, never
- * from the I/O path. The bitmap is written and synced before the header that points at
- * it, so a torn update reads as the old header or a CRC mismatch (METADATA_INVALID).
+ * bitmap (or resync-required) at an orderly detach. While attached the header's last_seq
+ * is a ceiling reserved ahead of the journal numbering, rewritten by cbt_meta_refresh()
+ * from the control ioctls when half of it is used (docs/tracker.md, "Sequence numbers
+ * across a crash"). Process context only, never from the I/O path. The bitmap is
+ * written and synced before the header that points at it, so a torn update reads as the
+ * old header or a CRC mismatch (METADATA_INVALID).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -94,7 +97,10 @@ static int write_image(struct cbt_kdev *kd, const u8 *img, u64 len)
 		ret = vfs_fsync(f, 0);
 	filp_close(f, NULL);
 	if (ret)
-		pr_err("%s: writing metadata %s failed: %d\n", kd->name, kd->meta_path, ret);
+		pr_err_ratelimited("%s: writing metadata %s failed: %d\n", kd->name, kd->meta_path,
+				   ret);
+	else
+		cbt_tracker_meta_written(kd->t, img); /* numbering may use its ceiling now */
 	return ret;
 }
 
@@ -144,6 +150,9 @@ int cbt_meta_detach(struct cbt_kdev *kd, bool discard)
 	u8 *img;
 	int ret;
 
+	/* Called once no write can complete any more (dev.c waited for them): the header
+	 * gets the exact last number, so the next attach continues without a jump. */
+	cbt_tracker_seq_final(kd->t);
 	img = kvzalloc(len, GFP_KERNEL);
 	if (!img)
 		return -ENOMEM;
@@ -188,4 +197,27 @@ int cbt_meta_update(struct cbt_kdev *kd, uint32_t state, uint32_t reason)
 	ret = write_image(kd, img, len);
 	kvfree(img);
 	return ret;
+}
+
+/*
+ * Rewrites the header with a new sequence ceiling when less than half of the reserved
+ * numbers are left (cbt_tracker_meta_due), repeating the state and reason the header
+ * already says. Called under cbt_ctl_mutex by the ioctls that drain or add records, so
+ * a failed write is retried at the next one; should the ceiling be reached meanwhile,
+ * the core stops numbering (BITMAP, resync-required) rather than reuse numbers.
+ */
+void cbt_meta_refresh(struct cbt_kdev *kd)
+{
+	u32 state, reason;
+	u8 *img;
+	u64 len;
+
+	if (!kd->meta_path[0] || !cbt_tracker_meta_due(kd->t, &state, &reason))
+		return;
+	img = kvzalloc(CBT_META_AREA_SIZE, GFP_KERNEL);
+	if (!img)
+		return;
+	len = cbt_tracker_meta_build(kd->t, state, reason, 0, img);
+	write_image(kd, img, len);
+	kvfree(img);
 }

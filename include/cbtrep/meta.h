@@ -37,7 +37,9 @@ struct cbt_meta {
 	uint32_t granularity;	 /* bitmap granularity, bytes */
 	uint32_t flags;		 /* 0 */
 	uint64_t generation;	 /* bitmap generation at the last update */
-	uint64_t last_seq;	 /* last journal sequence number handed out */
+	uint64_t last_seq;	 /* no journal seq above it was handed out: a ceiling reserved
+				  * ahead while attached, exact after an orderly detach; the
+				  * next attach numbers from last_seq + 1 (docs/formats.md) */
 	uint64_t attach_ns;	 /* when tracking started */
 	uint64_t update_ns;	 /* when this header was written */
 	uint8_t device_id[16];	 /* identity of the tracked device; zero when unknown */

@@ -211,10 +211,30 @@ static int save_meta(struct cbt_track *t, uint32_t state, uint32_t reason, int w
 		err = cbt_persist_write_raw(&t->persist, t->name, buf, size);
 	else
 		err = cbt_persist_write(&t->persist, t->name, buf, size);
+	/* cbt_persist_write() without a file writes nothing: no new ceiling then. */
+	if (!err && (raw || t->persist.file))
+		cbt_tracker_meta_written(t->core, buf); /* numbering may use its ceiling now */
 	cbt_persist_free(buf);
 	if (err)
 		cbt_log("%s: saving metadata failed (%d)", t->name, err);
 	return err;
+}
+
+/*
+ * A new sequence ceiling in the header when half the reserved one is used (docs/tracker.md,
+ * "Sequence numbers across a crash"), with the state and reason it already says. From the
+ * control requests that drain or add records and STATUS, under the control mutex at
+ * PASSIVE_LEVEL: never the write path. A failed write is retried at the next request; a
+ * re-armed tracker whose header could not be marked dirty yet has nowhere to write.
+ */
+static void seq_refresh(struct cbt_track *t)
+{
+	uint32_t state, reason;
+
+	if (t->armed && t->hdr_pending)
+		return;
+	if (cbt_tracker_meta_due(t->core, &state, &reason))
+		save_meta(t, state, reason, 0, t->armed);
 }
 
 static void destroy(struct cbt_track *t)
@@ -423,6 +443,7 @@ static int do_detach(struct cbt_ioc_detach *d)
 		return -ENOENT;
 	list_del(t);
 	unpublish(t);
+	cbt_tracker_seq_final(t->core); /* no write completes now: the header gets the exact seq */
 	cbt_tracker_get_state(t->core, &state, &reason);
 	if (d->flags & CBT_DETACH_DISCARD)
 		save_meta(t, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_USER_REQUEST, 0, FALSE);
@@ -473,6 +494,7 @@ static int do_get(struct cbt_ioc_get *g, ULONG out_len, ULONG_PTR *info)
 	t = find_locked(g->name);
 	if (!t)
 		return -ENOENT;
+	seq_refresh(t);
 	err = cbt_tracker_get(t->core, g->max_records, tl.cap, tail_emit, &tl, &g->batch,
 			      &g->bytes_needed);
 	if (!err)
@@ -509,6 +531,7 @@ static int do_status(struct cbt_ioc_status *s)
 	if (!t)
 		return -ENOENT;
 	RtlCopyMemory(name, s->name, sizeof(name));
+	seq_refresh(t);
 	cbt_tracker_status(t->core, s);
 	s->hdr.version = CBT_IOCTL_VERSION;
 	s->hdr.size = sizeof(*s);
@@ -540,6 +563,7 @@ static int do_tag(struct cbt_ioc_tag *tag)
 		t = find_locked(tag->devices[i]);
 		if (!t)
 			return -ENOENT;
+		seq_refresh(t);
 		ts[i] = t->core;
 	}
 	tag->tag_id = (uint64_t)InterlockedIncrement64(&last_tag_id);
@@ -621,6 +645,8 @@ static int dispatch(unsigned int nr, void *io, ULONG out_len, ULONG_PTR *info)
 		struct cbt_ioc_commit *c = io;
 
 		t = named(c->name, &err);
+		if (t)
+			seq_refresh(t);
 		return t ? cbt_tracker_commit(t->core, c->batch_id) : err;
 	}
 	case CBT_IOC_NR_TAG: return do_tag(io);
@@ -628,6 +654,8 @@ static int dispatch(unsigned int nr, void *io, ULONG out_len, ULONG_PTR *info)
 		struct cbt_ioc_mark_dirty *m = io;
 
 		t = named(m->name, &err);
+		if (t)
+			seq_refresh(t);
 		return t ? cbt_tracker_mark_dirty(t->core, m->sector, m->nr_sectors,
 						  CBT_REASON_USER_REQUEST)
 			 : err;
@@ -687,6 +715,7 @@ void cbt_track_shutdown_all(void)
 		 * are shut down) land in the bitmap but not in this save; the header then says
 		 * CLEAN for a bitmap that missed them, so stop tracking first. */
 		unpublish(t);
+		cbt_tracker_seq_final(t->core);
 		cbt_tracker_get_state(t->core, &state, &reason);
 		if (state == CBT_STATE_DIRTY)
 			save_meta(t, CBT_STATE_CLEAN, CBT_REASON_NONE, 1, TRUE);

@@ -54,10 +54,11 @@ struct Tracker {
     std::vector<uint8_t> dev; // the fake device's content
 
     explicit Tracker(uint64_t bytes = 16ull << 20, uint64_t cap = 0, uint32_t gran = 4096,
-                     uint32_t flags = 0, const char *name = "disk0")
+                     uint32_t flags = 0, const char *name = "disk0", uint64_t seq_reserve = 0)
         : dev(bytes)
     {
         cbt_tracker_params p{};
+        p.seq_reserve = seq_reserve;
         p.name = name;
         p.device_bytes = bytes;
         p.granularity = gran;

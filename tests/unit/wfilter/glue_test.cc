@@ -824,3 +824,46 @@ TEST_CASE("glue: reboot: metadata disk absent for a whole boot: the stale CLEAN 
     CHECK(a.state == CBT_STATE_RESYNC_REQUIRED);
     CHECK(a.reason == CBT_REASON_UNTRACKED_WINDOW);
 }
+
+TEST_CASE("glue: after a crash numbering resumes above every number handed out; an orderly "
+          "detach continues exactly",
+          "[wfilter][glue]")
+{
+    // docs/tracker.md, "Sequence numbers across a crash": the header of a running tracker
+    // reserves numbers ahead, so a boot after a crash never hands out a number again.
+    constexpr uint64_t CBT_SEQ_RESERVE = 1ull << 40; // core/cbt_tracker.h (kernel-only header)
+    RebootEnv env;
+    REQUIRE(attach("a", 0, kMeta) == 0);
+    CHECK(meta_of(kMeta).last_seq == CBT_SEQ_RESERVE); // nothing handed out yet: 0 + R
+    auto d = pattern(4096, 1);
+    for (int i = 0; i < 5; i++)
+        REQUIRE(genv_write(0, uint64_t(i) * 4096, d.data(), d.size(), 1) == 1);
+    Batch b = get("a");
+    REQUIRE(b.err == 0);
+    REQUIRE(commit("a", b.get.batch.batch_id) == 0);
+    for (int i = 0; i < 3; i++) // still pending at the crash
+        REQUIRE(genv_write(0, uint64_t(100 + i) * 4096, d.data(), d.size(), 1) == 1);
+    uint64_t handed = status("a").next_seq - 1;
+    CHECK(handed == 8);
+
+    genv_reboot(); // the crash: memory lost, the DIRTY header of the running tracker stays
+    boot_all();    // re-armed from it at START
+    REQUIRE(genv_write(0, 0, d.data(), d.size(), 1) == 1); // tracked from boot
+    cbt_ioc_attach a{};
+    REQUIRE(attach("a", 0, kMeta, 0, &a) == 0);
+    CHECK(a.reason == CBT_REASON_UNCLEAN_SHUTDOWN);
+    Batch b2 = get("a");
+    REQUIRE(b2.err == 0);
+    REQUIRE(!b2.recs.empty());
+    CHECK(b2.recs[0].seq > handed);
+    CHECK(b2.recs[0].seq == CBT_SEQ_RESERVE + 1);
+    REQUIRE(commit("a", b2.get.batch.batch_id) == 0);
+    CHECK(meta_of(kMeta).last_seq >= b2.recs[0].seq + CBT_SEQ_RESERVE / 2);
+
+    uint64_t next = status("a").next_seq;
+    REQUIRE(detach("a") == 0); // resync-required still, but orderly: the exact number
+    CHECK(meta_of(kMeta).state == CBT_STATE_RESYNC_REQUIRED);
+    CHECK(meta_of(kMeta).last_seq == next - 1);
+    REQUIRE(attach("a", 0, kMeta) == 0);
+    CHECK(status("a").next_seq == next);
+}
