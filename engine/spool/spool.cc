@@ -503,6 +503,7 @@ void Spool::rewind()
 
 void Spool::ack(uint64_t last_seq)
 {
+    std::lock_guard al(ack_mu_); // with discard(): the ACK point never goes backwards
     {
         std::lock_guard lk(mu_);
         if (last_seq <= acked_seq_)
@@ -531,6 +532,7 @@ void Spool::ack(uint64_t last_seq)
 
 uint64_t Spool::discard()
 {
+    std::lock_guard al(ack_mu_);
     wbuf_.clear();
     dirty_ = false;
     uint64_t durable;

@@ -148,6 +148,9 @@ class Spool
     std::string ack_path_;
     uint64_t limit_bytes_ = 0;
 
+    // The `acked` file: ack() (reader thread) and discard() (writer) both write it; taken
+    // before mu_.
+    std::mutex ack_mu_;
     mutable std::mutex mu_; // index_, segments_, the seq counters; the reader's position
     std::map<uint64_t, Segment> segments_;
     std::deque<Entry> index_; // unacknowledged batches in order
