@@ -113,45 +113,25 @@ PeerInfo RemotePeer::open(const Geometry &geometry, uint64_t source_bytes)
         throw Error(cat("resync: the source is ", source_bytes,
                         " bytes; a remote replica needs a nonzero multiple of 512"),
                     false);
-    // The HELLO exchange mirrors transport::ReplicaSession::connect(), which keeps its
-    // connection private; a resync session needs the connection itself after HELLO_OK.
-    cbt_wire_hello hello{};
-    hello.version_min = CBT_WIRE_VERSION_MIN;
-    hello.version_max = CBT_WIRE_VERSION_MAX;
-    std::strncpy(hello.replica, addr_.replica.c_str(), sizeof(hello.replica) - 1);
-    std::string source = name_of(opts_.source_name);
-    std::strncpy(hello.source, source.c_str(), sizeof(hello.source) - 1);
-    std::memcpy(hello.device_id, opts_.device_id.data(), 16);
-    std::memcpy(hello.engine_id, opts_.engine_id.data(), 16);
-    hello.device_bytes = source_bytes;
-    hello.granularity = 4096;
-    if (int err = cbt_wire_hello_check(&hello))
-        throw Error(cat("resync: cannot describe the source for ", addr_.replica, ": ",
-                        cbt_wire_err_str(err)),
-                    false);
-
-    tls::SslCtxPtr ctx = tls::make_client_ctx(opts_.tls);
-    UniqueFd fd = transport::tcp_connect(addr_.host, addr_.port, opts_.connect_timeout);
+    // HELLO is the replication session's own (transport::ReplicaSession::connect()); the
+    // connection it leaves past HELLO_OK becomes the resync session.
+    transport::SourceIdentity id;
+    id.replica = addr_.replica;
+    id.device_id = opts_.device_id;
+    id.engine_id = opts_.engine_id;
+    id.device_bytes = source_bytes;
+    id.granularity = 4096;
+    id.source_name = name_of(opts_.source_name);
+    transport::SessionOptions so;
+    so.connect_timeout = opts_.connect_timeout;
+    so.io_timeout = opts_.io_timeout;
+    so.window = 1;
+    auto session = transport::ReplicaSession::connect(addr_.host, addr_.port, opts_.tls, id, so);
+    const transport::ReplicaInfo ok = session->replica();
+    conn_ = session->release_connection();
     int rcv = receive_buffer_bytes;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)); // best effort
-    std::string name = opts_.tls.server_name.empty() ? addr_.host : opts_.tls.server_name;
-    conn_ = FrameConn::client(std::move(fd), ctx.get(), name, opts_.connect_timeout);
-    conn_->send(CBT_WT_HELLO, hello);
+    ::setsockopt(conn_->fd(), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)); // best effort
     Frame &f = *frame_;
-    conn_->recv(f);
-    if (f.type() == CBT_WT_ERROR)
-        throw_remote(f, conn_->peer());
-    if (f.type() != CBT_WT_HELLO_OK)
-        throw FrameError(
-            cat("expected HELLO_OK from ", conn_->peer(), ", got ", cbt_wire_type_str(f.type())),
-            CBT_WIRE_E_UNEXPECTED);
-    auto ok = f.as<cbt_wire_hello_ok>();
-    if (ok.version < hello.version_min || ok.version > hello.version_max)
-        throw Error(cat("target chose protocol version ", ok.version, " outside ",
-                        hello.version_min, "..", hello.version_max),
-                    false);
-    conn_->set_version(ok.version);
-    conn_->set_io_timeout(opts_.io_timeout);
 
     cbt_wire_rs_begin begin = begin_body(geometry, source_bytes, opts_.read_only);
     if (int err = cbt_wire_rs_begin_check(&begin))
@@ -173,10 +153,10 @@ PeerInfo RemotePeer::open(const Geometry &geometry, uint64_t source_bytes)
     // a target that restarts on another port, or is reached by another name, still holds
     // the same replica and the checkpoint still applies; a re-created replica does not.
     static const char hex[] = "0123456789abcdef";
-    std::string id;
+    std::string rid;
     for (uint8_t b : ok.replica_id)
-        id += cat(hex[b >> 4], hex[b & 15]);
-    return {replica_bytes_, cat("target-replica:", addr_.replica, "/", id)};
+        rid += cat(hex[b >> 4], hex[b & 15]);
+    return {replica_bytes_, cat("target-replica:", addr_.replica, "/", rid)};
 }
 
 void RemotePeer::request(HashRequest req)

@@ -1,5 +1,6 @@
 // RemotePeer: the replica sits behind a cbtrep-target. One TLS 1.3 connection (mutual
-// certificates, as for replication), HELLO for the replica, then RS_BEGIN turns it into a
+// certificates, as for replication), opened with the replication session's own HELLO
+// (transport::ReplicaSession::connect), then RS_BEGIN turns it into a
 // resync or verify session (include/cbtrep/wire.h, docs/resync.md). Hash requests are sent
 // as the planner makes them and replies read when it asks; replies that arrive while data
 // is being sent are read in between frames, so neither side can block the other.

@@ -380,6 +380,13 @@ void ReplicaSession::ping()
     }
 }
 
+std::unique_ptr<FrameConn> ReplicaSession::release_connection()
+{
+    if (in_batch_ || unacked_)
+        throw Error("release_connection with a batch in flight (bug)", false);
+    return std::move(conn_);
+}
+
 void ReplicaSession::close()
 {
     if (conn_)

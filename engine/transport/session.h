@@ -164,6 +164,9 @@ class ReplicaSession
     void ping();
     // Orderly close (TLS close_notify). The destructor closes too, silently.
     void close();
+    // Hands the connection, past HELLO_OK, to another protocol on it (a resync session,
+    // engine/resync/remote_peer.cc). Only between batches with nothing unacknowledged.
+    std::unique_ptr<FrameConn> release_connection();
 
   private:
     ReplicaSession() = default;

@@ -48,7 +48,7 @@ FileSource open_src(const std::string &p)
 
 } // namespace
 
-TEST_CASE("source_resync: no tracker file means dirty; a hand-written one is obeyed",
+TEST_CASE("source_resync: no tracker file means dirty and a hand-written one is obeyed",
           "[source][resync]")
 {
     TempDir d;
