@@ -11,7 +11,8 @@
 #   that cut clears resync-required (STATUS: dirty, none). The resync runs:
 #   E2E_RESUME=0: with the data filesystem unmounted (journal replayed), so it makes the
 #     replica equal to the quiesced device.
-#   E2E_RESUME=1: on the mounted, live disk; then cbtrepd resumes on
+#   E2E_RESUME=1: by cbtrepd itself (its automatic resync: cut, resync, DONE) on the
+#     mounted, live disk, and the flow waits for STATUS dirty/none; then cbtrepd resumes on
 #     the tracker, a second workload is replicated to tag after-resync; the filesystem is
 #     unmounted and the app-consistent tag app-final taken (no write after it).
 # Either way the device is not written after the guest's final sha256 (E2E-VALUE
@@ -129,6 +130,22 @@ case "$CBTREP_BOOT" in
 	if [ "${E2E_RESUME:-1}" = 0 ]; then
 		check "unmount the data disk (quiesced for the resync)" umount "$MNT"
 	fi
+	auto=0
+	[ "${E2E_RESUME:-1}" = 1 ] && [ "${E2E_SKIP_RESYNC:-0}" != 1 ] && auto=1
+	if [ "$auto" = 1 ]; then
+		# cbtrepd resyncs by itself (cut, checksum resync, RESYNC done) and hands over to
+		# the journal with a sequence jump.
+		e2e_start_engine
+		_i=0
+		until [ "$(tracker_state)" = "2 none" ]; do
+			_i=$((_i + 1))
+			[ "$_i" -le 360 ] || { e2e_engine_log_tail; fail "cbtrepd did not clear resync-required in 90 s"; }
+			kill -0 "$E2E_ENGINE_PID" 2>/dev/null || { e2e_engine_log_tail; fail "cbtrepd exited"; }
+			[ $((_i % 8)) = 0 ] && e2e_progress "(automatic resync)"
+			sleep 0.25
+		done
+		echo "ok: cbtrepd's automatic resync cleared resync-required (dirty, reason none)"
+	else
 	# The resync must start after a bitmap cut; RESYNC done as of that cut then clears
 	# resync-required (what cbtrepd is to do by itself once it resyncs automatically).
 	gen=$(cbtrep-ctl cut data0 | sed -n 's/^generation \([0-9]*\) .*/\1/p')
@@ -142,8 +159,9 @@ case "$CBTREP_BOOT" in
 	st=$(tracker_state)
 	[ "$st" = "2 none" ] || fail "after RESYNC done STATUS says '$st', want 2 (dirty) none"
 	echo "ok: resync-required is cleared (dirty, reason none)"
+	fi
 	if [ "${E2E_RESUME:-1}" = 1 ]; then
-		e2e_start_engine
+		[ "$auto" = 1 ] || e2e_start_engine
 		workload w2
 		cbtrep-e2e-ctl tag data0 after-resync >/dev/null || fail "TAG after-resync failed"
 		wait_tag after-resync 60

@@ -3,9 +3,8 @@
 # workload the power is cut (QEMU killed, no shutdown). The same disks boot again: the
 # tracker reports resync-required with reason "unclean shutdown", and a checksum resync of
 # the quiesced (unmounted) disk makes the replica equal to it (sha256 on the host). The
-# whole flow, with replication resuming after the resync, is
-# tests/kernel/e2e/pending/e2e_power_off_resume.sh (see the README there for why it does
-# not pass yet). Flow: tests/kernel/e2e/power-off-flow.sh.
+# whole flow, with replication resuming after cbtrepd's own resync, is
+# e2e_power_off_resume. Flow: tests/kernel/e2e/power-off-flow.sh.
 # @net: yes
 # @disks: data:128 meta:16
 # @bins: engine/daemon/cbtrepd tools/cbtrep/cbtrep tools/ctl/cbtrep-ctl cbtrep-e2e-ctl
