@@ -74,8 +74,8 @@ struct cbt_ioc_attach {
 	uint64_t mem_cap_bytes;	      /* in: journal memory cap, 0 = default */
 	uint32_t granularity;	      /* in: bytes per bit, 0 = from size; out: chosen */
 	uint32_t flags;		      /* in: CBT_ATTACH_* */
-	uint32_t state;		      /* out: enum cbt_state after attach */
-	uint32_t reason;	      /* out: enum cbt_reason for that state */
+	uint32_t state;		      /* out: enum cbt_state the header was FOUND in */
+	uint32_t reason;	      /* out: its reason (STATUS gives the state now) */
 	uint64_t device_bytes;	      /* out: size of the device */
 	uint64_t generation;	      /* out: current bitmap generation */
 };
