@@ -23,7 +23,12 @@ class UringReader final : public QueuedReader
     UringReader(const std::string &path, const Options &opts, std::string &note)
         : QueuedReader(path, opts)
     {
-        int rc = io_uring_queue_init(depth(), &ring_, 0);
+        // COOP_TASKRUN: completions run at our next io_uring call instead of interrupting
+        // whatever this thread is blocked in (a TLS socket read got EINTR from it). Kernels
+        // before 5.19 refuse the flag; then the ring works as before.
+        int rc = io_uring_queue_init(depth(), &ring_, IORING_SETUP_COOP_TASKRUN);
+        if (rc == -EINVAL)
+            rc = io_uring_queue_init(depth(), &ring_, 0);
         if (rc < 0)
             throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
         io_uring_probe *probe = io_uring_get_probe_ring(&ring_);

@@ -53,6 +53,38 @@ FrameConn::~FrameConn()
     ERR_clear_error();
 }
 
+namespace
+{
+
+// A signal, or io_uring's task work (TIF_NOTIFY_SIGNAL), interrupts a blocking socket read
+// that has SO_RCVTIMEO with EINTR instead of restarting it. The socket BIO reports that as
+// "retry" (WANT_READ / WANT_WRITE): it is not the I/O timeout, and the same call may simply
+// be made again.
+bool interrupted(int ssl_error, int sys_errno)
+{
+    if (sys_errno != EINTR || (ssl_error != SSL_ERROR_WANT_READ &&
+                               ssl_error != SSL_ERROR_WANT_WRITE && ssl_error != SSL_ERROR_SYSCALL))
+        return false;
+    ERR_clear_error();
+    return true;
+}
+
+// SSL_connect / SSL_accept, made again after an interruption; err gets the errno of the
+// last attempt (later calls may change errno before the caller reports it).
+int handshake(SSL *ssl, int (*step)(SSL *), int &err)
+{
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        int rc = step(ssl);
+        err = errno;
+        if (rc == 1 || !interrupted(SSL_get_error(ssl, rc), err))
+            return rc;
+    }
+}
+
+} // namespace
+
 std::unique_ptr<FrameConn> FrameConn::client(UniqueFd fd, SSL_CTX *ctx,
                                              const std::string &server_name,
                                              std::chrono::milliseconds timeout)
@@ -76,11 +108,10 @@ std::unique_ptr<FrameConn> FrameConn::client(UniqueFd fd, SSL_CTX *ctx,
     }
     if (SSL_set_fd(ssl.get(), fd.get()) != 1)
         tls::throw_ssl("TLS client: SSL_set_fd");
-    ERR_clear_error();
-    if (SSL_connect(ssl.get()) != 1) {
+    int err = 0;
+    if (handshake(ssl.get(), SSL_connect, err) != 1) {
         std::string detail = verify_detail(ssl.get());
         bool auth = !detail.empty() || tls::queued_error_is_auth();
-        int err = errno;
         std::string errs = tls::drain_errors();
         if (errs.empty())
             errs = err ? std::strerror(err) : "connection closed by peer";
@@ -99,11 +130,10 @@ std::unique_ptr<FrameConn> FrameConn::server(UniqueFd fd, SSL_CTX *ctx, const st
         tls::throw_ssl("TLS server: SSL_new");
     if (SSL_set_fd(ssl.get(), fd.get()) != 1)
         tls::throw_ssl("TLS server: SSL_set_fd");
-    ERR_clear_error();
-    if (SSL_accept(ssl.get()) != 1) {
+    int err = 0;
+    if (handshake(ssl.get(), SSL_accept, err) != 1) {
         std::string detail = verify_detail(ssl.get());
         bool auth = !detail.empty() || tls::queued_error_is_auth();
-        int err = errno;
         std::string errs = tls::drain_errors();
         if (errs.empty())
             errs = err ? std::strerror(err) : "connection closed by peer";
@@ -135,8 +165,10 @@ bool FrameConn::read_exact(void *buf, size_t len, bool at_boundary, const char *
             bytes_in_ += n;
             continue;
         }
-        int e = SSL_get_error(ssl_.get(), 0);
         int sys = errno;
+        int e = SSL_get_error(ssl_.get(), 0);
+        if (interrupted(e, sys))
+            continue;
         bool eof = e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && sys == 0) ||
                    (e == SSL_ERROR_SSL &&
                     ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
@@ -175,8 +207,10 @@ void FrameConn::write_all(const void *buf, size_t len)
             bytes_out_ += n;
             continue;
         }
-        int e = SSL_get_error(ssl_.get(), 0);
         int sys = errno;
+        int e = SSL_get_error(ssl_.get(), 0);
+        if (interrupted(e, sys))
+            continue;
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
             (e == SSL_ERROR_SYSCALL && (sys == EAGAIN || sys == EWOULDBLOCK))) {
             ERR_clear_error();
