@@ -825,7 +825,7 @@ TEST_CASE("glue: reboot: metadata disk absent for a whole boot: the stale CLEAN 
     CHECK(a.reason == CBT_REASON_UNTRACKED_WINDOW);
 }
 
-TEST_CASE("glue: after a crash numbering resumes above every number handed out; an orderly "
+TEST_CASE("glue: after a crash numbering resumes above every number handed out, an orderly "
           "detach continues exactly",
           "[wfilter][glue]")
 {
