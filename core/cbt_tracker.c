@@ -546,6 +546,11 @@ int cbt_tracker_get(struct cbt_tracker *t, uint32_t max_records, uint64_t buf_le
 				flags |= CBT_BF_HAS_TAG;
 			payload += len;
 			nr++;
+			/* A batch ends at a tag: the target makes a recovery point of the replica
+			 * as it is after the batch, so nothing written after the tag may be in it.
+			 */
+			if (io->hdr.type == CBT_REC_TAG)
+				break;
 		}
 		cbt_spin_unlock(&t->lock, fl);
 

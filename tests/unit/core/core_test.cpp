@@ -411,6 +411,27 @@ TEST_CASE("tag appends the same tag id to every member")
     CHECK(cbt_tag_group(dup, 2, "x", 0, 43, seqs) == CBT_EINVAL);
 }
 
+TEST_CASE("a batch ends at a tag, so a recovery point never holds a later write")
+{
+    Tracker tr;
+    tr.write(0, 1, 1);
+    tr.write(1, 1, 2);
+    cbt_tracker *ts[1] = {tr.t};
+    uint64_t seqs[1] = {0};
+    REQUIRE(cbt_tag_group(ts, 1, "point", 0, 7, seqs) == 0);
+    tr.write(2, 1, 3);
+    Batch b;
+    REQUIRE(tr.get(b, 0) == 0);
+    CHECK(b.hdr.nr_records == 3);
+    CHECK(b.hdr.last_seq == seqs[0]);
+    CHECK((b.hdr.flags & CBT_BF_HAS_TAG) != 0);
+    REQUIRE(cbt_tracker_commit(tr.t, b.hdr.batch_id) == 0);
+    REQUIRE(tr.get(b, 0) == 0);
+    CHECK(b.hdr.nr_records == 1);
+    CHECK(b.hdr.first_seq == seqs[0] + 1);
+    CHECK((b.hdr.flags & CBT_BF_HAS_TAG) == 0);
+}
+
 TEST_CASE("tag is refused while a member is in bitmap mode")
 {
     Tracker a(16ull << 20, 64 << 10, 0, CBT_ATTACH_META_ONLY, "a");
