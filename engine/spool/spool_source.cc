@@ -82,6 +82,10 @@ size_t SpoolSource::pump(uint64_t max_bytes)
         spool_.sync();
         for (uint64_t id : ids)
             inner_.commit(id);
+        if (!ids.empty())
+            log_debug("spool ", spool_.dir(), ": ", ids.size(),
+                      " batch(es) durable in the spool, committed to the tracker up to batch ",
+                      ids.back());
     };
     try {
         while (bytes < max_bytes && ids.size() < inner_.max_outstanding()) {
