@@ -20,28 +20,6 @@ namespace
 
 constexpr uint64_t batch_bytes = sizeof(cbt_batch) + sizeof(cbt_record) + 8192;
 
-std::string stream_of(const TempDir &tmp, int n)
-{
-    std::string p = tmp.str("j.cbts");
-    cbtrep::source::StreamWriter::Options o;
-    o.device_bytes = dev_bytes;
-    cbtrep::source::StreamWriter w(p, o);
-    for (int i = 0; i < n; i++) {
-        std::vector<uint8_t> data(8192, static_cast<uint8_t>(i));
-        w.write(uint64_t(i) * 16, data);
-        w.end_batch();
-    }
-    w.close();
-    return p;
-}
-
-FileSourceOptions fso(const std::string &p)
-{
-    FileSourceOptions o;
-    o.stream_path = p;
-    return o;
-}
-
 // Room for 4 batches in one segment.
 cbtrep::spool::SpoolOptions small(const TempDir &tmp)
 {

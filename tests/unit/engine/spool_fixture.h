@@ -32,6 +32,29 @@ struct TempDir {
     std::string str(const std::string &leaf) const { return (path / leaf).string(); }
 };
 
+// A journal stream file of n batches (one 8 KiB DATA write each), for FileSource.
+inline std::string stream_of(const TempDir &tmp, int n)
+{
+    std::string p = tmp.str("j.cbts");
+    cbtrep::source::StreamWriter::Options o;
+    o.device_bytes = dev_bytes;
+    cbtrep::source::StreamWriter w(p, o);
+    for (int i = 0; i < n; i++) {
+        std::vector<uint8_t> data(8192, static_cast<uint8_t>(i));
+        w.write(uint64_t(i) * 16, data);
+        w.end_batch();
+    }
+    w.close();
+    return p;
+}
+
+inline cbtrep::source::FileSourceOptions fso(const std::string &p)
+{
+    cbtrep::source::FileSourceOptions o;
+    o.stream_path = p;
+    return o;
+}
+
 // n batches of one DATA write each (write_bytes long, content derived from its index), a
 // tag every 10th batch. Sequence numbers start at first_seq.
 inline std::vector<Batch> make_batches(const TempDir &tmp, int n, size_t write_bytes = 8192,

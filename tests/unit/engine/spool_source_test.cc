@@ -14,34 +14,6 @@ using cbtrep::source::FileSourceOptions;
 using cbtrep::spool::Spool;
 using cbtrep::spool::SpoolSource;
 
-namespace
-{
-
-// A journal stream file of n batches, for FileSource.
-std::string stream_of(const TempDir &tmp, int n)
-{
-    std::string p = tmp.str("j.cbts");
-    cbtrep::source::StreamWriter::Options o;
-    o.device_bytes = dev_bytes;
-    cbtrep::source::StreamWriter w(p, o);
-    for (int i = 0; i < n; i++) {
-        std::vector<uint8_t> data(8192, static_cast<uint8_t>(i));
-        w.write(uint64_t(i) * 16, data);
-        w.end_batch();
-    }
-    w.close();
-    return p;
-}
-
-FileSourceOptions fso(const std::string &p)
-{
-    FileSourceOptions o;
-    o.stream_path = p;
-    return o;
-}
-
-} // namespace
-
 TEST_CASE("spool source: the inner source is committed once batches are durable in the spool",
           "[spool]")
 {
