@@ -1,6 +1,7 @@
 #include "replicator.h"
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -300,6 +301,50 @@ void Replicator::on_ack(const transport::Ack &a)
     backoff_.reset();
 }
 
+// A batch the replica made durable before its ACK reached us (the target or we died in
+// between) is committed without being sent again; its tags are consistency points all the
+// same, so the status learns them as on_ack() would have (same rule as send(): content
+// read from the device leaves the replica inconsistent until the next DATA-mode tag).
+void Replicator::note_applied_before(const source::Batch &b)
+{
+    std::optional<cbt_tag> last_tag;
+    uint64_t last_tag_seq = 0;
+    bool consistent = true;
+    for (const source::RecordRef &r : b.records()) {
+        switch (r.hdr.type) {
+        case CBT_REC_WRITE:
+            if (!(r.hdr.flags & CBT_RF_HAS_DATA))
+                consistent = false;
+            break;
+        case CBT_REC_DIRTY:
+        case CBT_REC_GAP:
+            consistent = false;
+            break;
+        case CBT_REC_TAG:
+            last_tag.emplace();
+            std::memcpy(&*last_tag, r.data.data(), sizeof(cbt_tag));
+            last_tag_seq = r.hdr.seq;
+            break;
+        default:
+            break;
+        }
+    }
+    if (!consistent)
+        inconsistent_ = true;
+    else if (inconsistent_ && last_tag)
+        inconsistent_ = false;
+    board_.update(dev_.name, [&](DeviceStatus &s) {
+        s.applied_seq = std::max(s.applied_seq, b.header().last_seq);
+        if (last_tag && !inconsistent_) {
+            s.last_tag_name =
+                std::string(last_tag->name, strnlen(last_tag->name, sizeof(last_tag->name)));
+            s.last_tag_id = last_tag->tag_id;
+            s.last_tag_seq = last_tag_seq;
+            s.last_tag_unix_ns = int64_t(last_tag->timestamp_ns);
+        }
+    });
+}
+
 void Replicator::refresh_status()
 {
     source::Status st;
@@ -552,6 +597,7 @@ Replicator::StreamEnd Replicator::stream(transport::ReplicaSession &s)
                 // Durable on the replica already (we died between its ACK and our commit).
                 log_info(dev_.name, ": batch ", b->id(), " (seq ", b->header().first_seq, "..",
                          b->header().last_seq, ") already applied on the replica; committing");
+                note_applied_before(*b);
                 src_->commit(b->id());
                 continue;
             }

@@ -54,6 +54,7 @@ class Replicator
     void write_sync_marker(const transport::ReplicaInfo &r, const char *what);
     StreamEnd stream(transport::ReplicaSession &s);
     void send(transport::ReplicaSession &s, PrepPool::Job &job);
+    void note_applied_before(const source::Batch &b);
     void on_ack(const transport::Ack &a);
     void refresh_status();
     // Automatic resync (auto_resync.cc): due when the tracker says resync-required and the
