@@ -92,6 +92,27 @@ std::string absolute(const std::string &p)
     return buf;
 }
 
+// The reverse half of the lifecycle (cmd_reprotect.cc, cmd_failback.cc) owns the replica
+// until it is failed back and resynced: failover commands are refused with its state.
+void refuse_in_reverse(const ReplicaCtx &c)
+{
+    std::string st = replica_state(c);
+    const std::string &n = c.spec.name;
+    std::string hint;
+    if (st == "reprotecting")
+        hint = cat("its resync to the original site is not finished (`cbtrep reprotect ", n, "`)");
+    else if (st == "reverse-protected")
+        hint = cat("it is the source of the original site; `cbtrep failback ", n,
+                   "` hands the role back");
+    else if (st == "failback-pending")
+        hint = cat("finish the failback with `cbtrep failback ", n, "` (or --cancel)");
+    else if (st == "failed-back")
+        hint = "it waits for a resync from the original site, the primary again";
+    else
+        return;
+    throw Error(cat("replica ", n, " is in state ", st, ": ", hint), false);
+}
+
 bool alive(pid_t pid)
 {
     return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
@@ -99,6 +120,7 @@ bool alive(pid_t pid)
 
 int start_test(const ReplicaCtx &c, uint64_t point, const std::string &address, uint16_t port)
 {
+    refuse_in_reverse(c);
     if (auto kv = load_kv(state_path(c)))
         throw Error(cat("replica ", c.spec.name, " is in state ", (*kv)["state"], " (point ",
                         (*kv)["point"], ", nbd://", (*kv)["address"], ":", (*kv)["port"],
@@ -221,6 +243,7 @@ int failover(const ReplicaCtx &c, const std::string &mode, std::optional<uint64_
              const std::string &pick)
 {
     UniqueFd lk = lock_target(c, "failing over");
+    refuse_in_reverse(c);
     std::string state = replica_state(c);
     if (state == "test-failover")
         throw Error(cat("replica ", c.spec.name,

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "points/lifecycle.h"
 #include "target/config.h"
 
 namespace cbtrep::cli
@@ -143,6 +144,11 @@ int rollback(const Args &a)
         throw Error("rollback needs --point ID (see `cbtrep points list`)", false);
     ReplicaCtx ctx = load_replica(a.config, a.replica);
     UniqueFd lk = lock_target(ctx, "rolling back");
+    if (std::string st = replica_state(ctx); st == "reprotecting" || st == "reverse-protected" ||
+                                             st == "failback-pending" || st == "failed-back")
+        throw Error(cat("replica ", ctx.spec.name, " is in state ", st,
+                        ": it is not a replica with a history to roll back (docs/points.md)"),
+                    false);
     target::Applier ap(ctx.spec, ctx.state_dir);
     ap.open();
     ap.rollback_to(*a.point);
@@ -170,6 +176,9 @@ std::string replica_state(const ReplicaCtx &c)
 {
     target::StateRecord s{};
     bool have = target::StateFile(c.state_dir + "/" + c.spec.name + ".state").load(s);
+    // Reverse replication and failback (cmd_reprotect.cc, cmd_failback.cc) come first.
+    if (auto r = points::active_reverse(c.state_dir, c.spec.name, have ? s.flags : 0))
+        return points::reverse_name(*r);
     if (have && (s.flags & target::kStateCommitted))
         return "committed";
     if (have && (s.flags & target::kStateFailedOver))

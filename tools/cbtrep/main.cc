@@ -21,6 +21,8 @@ namespace cbtrep::cli
 [[gnu::weak]] int cmd_certs(int argc, char **argv);
 [[gnu::weak]] int cmd_points(int argc, char **argv);
 [[gnu::weak]] int cmd_failover(int argc, char **argv);
+[[gnu::weak]] int cmd_reprotect(int argc, char **argv);
+[[gnu::weak]] int cmd_failback(int argc, char **argv);
 } // namespace cbtrep::cli
 
 namespace
@@ -42,6 +44,8 @@ const std::vector<Command> &commands()
         {"verify", cmd_verify, "compare a replica with its source, read-only"},
         {"points", cmd_points, "recovery points of a replica: list, roll back (target machine)"},
         {"failover", cmd_failover, "test failover: export a point over NBD (target machine)"},
+        {"reprotect", cmd_reprotect, "protect a failed-over replica back to the original site"},
+        {"failback", cmd_failback, "hand a reverse-protected replica's role back (failback)"},
     };
     return table;
 }
