@@ -104,6 +104,9 @@ void Replicator::run_resync()
     t.tls = transport::TlsConfig{cfg_.tls_ca, cfg_.tls_cert, cfg_.tls_key, dev_.target.server_name};
     t.source_name = info.name;
     t.device_id = info.device_id;
+    // Nothing is in flight (stream() waited for every ACK): the journal resumes after the
+    // committed sequence, also when the tracker's numbering restarted below the replica's.
+    t.rebase_seq = src_->status().committed_seq;
     t.io_timeout = std::max<std::chrono::milliseconds>(cfg_.io_timeout, t.io_timeout);
     resync::RemotePeer peer({dev_.target.host, dev_.target.port, dev_.target.replica}, t);
 

@@ -511,7 +511,8 @@ void Replicator::initial_sync(transport::ReplicaSession &s)
 {
     Preparer probe(PrepareOptions{{}, {}, dev_.device});
     uint64_t size = std::min(probe.reader().size(), src_->info().device_bytes);
-    uint64_t base_seq = std::max<uint64_t>(1, src_->status().committed_seq);
+    // Copy batches carry the sequence the journal resumes at; the target rebases to it.
+    uint64_t base_seq = src_->status().committed_seq + 1;
     log_info(dev_.name, ": initial sync of ", size, " bytes from ", dev_.device,
              " while tracking continues");
     set_state("initial-sync");
@@ -528,7 +529,7 @@ void Replicator::initial_sync(transport::ReplicaSession &s)
             uint64_t len = std::min(cfg_.sync_batch_bytes, size - off);
             transport::BatchInfo info;
             // Copy batches carry no journal records: ids of their own (top bit set, never a
-            // tracker id) and the sequence number the journal resumes after (docs/engine.md).
+            // tracker id) and the sequence number the journal resumes at (docs/engine.md).
             info.batch_id = (1ull << 63) | ++sync_batch_id_;
             info.first_seq = info.last_seq = base_seq;
             info.mode = CBT_MODE_BITMAP;

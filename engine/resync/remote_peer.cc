@@ -133,7 +133,7 @@ PeerInfo RemotePeer::open(const Geometry &geometry, uint64_t source_bytes)
     ::setsockopt(conn_->fd(), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)); // best effort
     Frame &f = *frame_;
 
-    cbt_wire_rs_begin begin = begin_body(geometry, source_bytes, opts_.read_only);
+    cbt_wire_rs_begin begin = begin_body(geometry, source_bytes, opts_.read_only, opts_.rebase_seq);
     if (int err = cbt_wire_rs_begin_check(&begin))
         throw Error(cat("resync: ", describe(geometry),
                         " cannot be used with a remote replica: ", cbt_wire_err_str(err)),

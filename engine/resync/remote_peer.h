@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "resync/peer.h"
@@ -27,7 +28,10 @@ namespace cbtrep::resync
 
 struct TargetOptions {
     transport::TlsConfig tls;
-    bool read_only = false;              // verify: the target refuses data
+    bool read_only = false; // verify: the target refuses data
+    // The replica's applied_seq from this resync on (CBT_WRS_REBASE): cbtrepd's automatic
+    // resync passes its tracker's committed sequence, after which the journal resumes.
+    std::optional<uint64_t> rebase_seq;
     std::string source_name;             // logged by the target (sanitised to a name)
     std::array<uint8_t, 16> device_id{}; // source identity (the daemon's), zero = unknown
     std::array<uint8_t, 16> engine_id{};

@@ -74,7 +74,8 @@ codec::Encoding encoding_from_wire(uint16_t e)
     throw std::invalid_argument(cat("resync: unknown wire encoding ", e));
 }
 
-cbt_wire_rs_begin begin_body(const Geometry &g, uint64_t device_bytes, bool verify)
+cbt_wire_rs_begin begin_body(const Geometry &g, uint64_t device_bytes, bool verify,
+                             std::optional<uint64_t> rebase_seq)
 {
     cbt_wire_rs_begin b{};
     b.region_bytes = g.region_bytes;
@@ -83,6 +84,10 @@ cbt_wire_rs_begin begin_body(const Geometry &g, uint64_t device_bytes, bool veri
     b.hash = wire_hash(g.hash);
     b.flags = verify ? CBT_WRS_VERIFY : 0;
     b.device_bytes = device_bytes;
+    if (rebase_seq) {
+        b.flags |= CBT_WRS_REBASE;
+        b.base_seq = *rebase_seq;
+    }
     return b;
 }
 

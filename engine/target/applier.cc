@@ -377,6 +377,11 @@ void Applier::commit(const cbt_wire_ack &ack)
     if (!initial_) {
         next.applied_seq = batch_.last_seq;
         next.applied_batch_id = batch_.batch_id;
+    } else {
+        // A copy batch's first_seq is where the source's journal resumes: the replica now
+        // follows that numbering, whatever it applied before (docs/protocol.md).
+        next.applied_seq = batch_.first_seq - 1;
+        next.applied_batch_id = next.applied_seq ? batch_.batch_id : 0;
     }
     next.commit_ns = ack.applied_ns;
     next.batches++;
@@ -525,7 +530,7 @@ void Applier::clear_rolled_back()
     log_info("replica ", spec_.name, ": being copied from its source again after a rollback");
 }
 
-void Applier::prepare_resync()
+void Applier::prepare_resync(std::optional<uint64_t> rebase_seq)
 {
     invalidate_history("a resync writes the replica without before-images");
     if (state_.flags & kStateRolledBack)
@@ -533,13 +538,28 @@ void Applier::prepare_resync()
     // Resync writes land in offset order, not write order: the replica is not at a consistent
     // point until the resync has finished and a consistent batch of the journal catch-up is
     // committed (commit() sets the flag again). Marked before the first byte is written.
-    if (state_.flags & kStateConsistent) {
+    // A rebase goes in the same update: once the resync has run, what the replica holds is
+    // the source's device, and the source's journal resumes after rebase_seq, whatever
+    // numbering the replica followed before (a tracker that lost its metadata starts at 1).
+    bool rebase = rebase_seq && *rebase_seq != state_.applied_seq;
+    if ((state_.flags & kStateConsistent) || rebase) {
         StateRecord next = state_;
         next.flags &= ~kStateConsistent;
+        if (rebase) {
+            next.applied_seq = *rebase_seq;
+            // No batch of the source's numbering was applied here: a copy-style id (top
+            // bit set, never a tracker's), nonzero because applied_seq is (HELLO_OK).
+            next.applied_batch_id = next.applied_seq ? 1ull << 63 : 0;
+        }
         state_file_->save(next);
+        if (rebase)
+            log_warn("replica ", spec_.name, ": resync rebases the sequence from ",
+                     state_.applied_seq, " to ", next.applied_seq,
+                     ": the source's journal resumes after it");
+        if (state_.flags & kStateConsistent)
+            log_info("replica ", spec_.name,
+                     ": resync starts; replica inconsistent until the next consistent batch");
         state_ = next;
-        log_info("replica ", spec_.name,
-                 ": resync starts; replica inconsistent until the next consistent batch");
     }
 }
 

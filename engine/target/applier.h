@@ -115,8 +115,9 @@ class Applier
     // no point can be reconstructed any more.
     void invalidate_history(const std::string &why);
     // A resync (not a verify) is about to write the replica: drops the history and the
-    // rolled-back mark (the resync makes the replica follow its source again).
-    void prepare_resync();
+    // rolled-back mark (the resync makes the replica follow its source again). With
+    // rebase_seq (CBT_WRS_REBASE) applied_seq becomes that, in the same state-file update.
+    void prepare_resync(std::optional<uint64_t> rebase_seq = std::nullopt);
     // Applies the retention policy now.
     void prune_history() noexcept;
     bool in_batch() const noexcept { return in_batch_; }

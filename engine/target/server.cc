@@ -321,9 +321,13 @@ void Server::session(FrameConn &conn, Worker *self)
                 // A resync or verify session (docs/resync.md) owns the connection from here.
                 if (ap.in_batch())
                     throw FrameError("RS_BEGIN inside a batch", CBT_WIRE_E_UNEXPECTED);
-                // A resync writes without before-images: the recovery points go first.
-                if (!(f.as<cbt_wire_rs_begin>().flags & CBT_WRS_VERIFY))
-                    ap.prepare_resync();
+                // A resync writes without before-images: the recovery points go first
+                // (unless serve_resync will refuse it for its size and write nothing).
+                if (auto rb = f.as<cbt_wire_rs_begin>();
+                    !(rb.flags & CBT_WRS_VERIFY) && rb.device_bytes == replica_bytes)
+                    ap.prepare_resync(rb.flags & CBT_WRS_REBASE
+                                          ? std::optional<uint64_t>(rb.base_seq)
+                                          : std::nullopt);
                 resync::serve_resync(conn, f, name, ap.spec().path, replica_bytes);
                 return;
             case CBT_WT_PING:

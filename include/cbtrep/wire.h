@@ -272,7 +272,15 @@ CBT_ASSERT_SIZE(struct cbt_wire_ping, 16);
 #define CBT_WRS_MAX_LEAVES (1u << 17)
 
 #define CBT_WRS_VERIFY (1u << 0) /* read-only session: the target refuses EXTENT frames */
-#define CBT_WRS_ALL 0x1u
+/*
+ * The source's journal resumes after base_seq once this resync is done: before writing
+ * anything the target sets the replica's applied_seq to base_seq (with the not-consistent
+ * mark, in one state-file update). Sent by cbtrepd's automatic resync, whose tracker may
+ * have restarted its numbering (metadata lost: NEW_DEVICE, METADATA_INVALID) below what the
+ * replica applied; without it every later batch would look like a duplicate. Not with VERIFY.
+ */
+#define CBT_WRS_REBASE (1u << 1)
+#define CBT_WRS_ALL 0x3u
 
 struct cbt_wire_rs_begin {
 	uint64_t region_bytes; /* power of two, block_bytes .. CBT_WRS_MAX_REGION */
@@ -282,9 +290,11 @@ struct cbt_wire_rs_begin {
 	uint16_t reserved0;    /* 0 */
 	uint32_t flags;	       /* CBT_WRS_* */
 	uint64_t device_bytes; /* source size; the target refuses a replica of another size */
-	uint64_t reserved1[2]; /* 0 */
+	uint64_t base_seq;     /* with CBT_WRS_REBASE: applied_seq from now on; else 0 */
+	uint64_t reserved1;    /* 0 */
 };
 CBT_ASSERT_SIZE(struct cbt_wire_rs_begin, 48);
+CBT_ASSERT_OFFSET(struct cbt_wire_rs_begin, base_seq, 32);
 CBT_ASSERT_OFFSET(struct cbt_wire_rs_begin, hash, 16);
 CBT_ASSERT_OFFSET(struct cbt_wire_rs_begin, device_bytes, 24);
 
@@ -733,7 +743,9 @@ CBT_INLINE int cbt_wire_rs_begin_check(const struct cbt_wire_rs_begin *b)
 		return CBT_WIRE_E_RS_HASH;
 	if (b->flags & ~CBT_WRS_ALL)
 		return CBT_WIRE_E_FLAGS;
-	if (b->reserved0 || b->reserved1[0] || b->reserved1[1])
+	if ((b->flags & CBT_WRS_REBASE) && (b->flags & CBT_WRS_VERIFY))
+		return CBT_WIRE_E_FLAGS;
+	if (b->reserved0 || b->reserved1 || (!(b->flags & CBT_WRS_REBASE) && b->base_seq))
 		return CBT_WIRE_E_RESERVED;
 	if (!cbt_wire_pow2(b->leaf_bytes) || b->leaf_bytes < CBT_SECTOR_SIZE ||
 	    !cbt_wire_pow2(b->block_bytes) || b->block_bytes < b->leaf_bytes ||

@@ -8,6 +8,7 @@
 #   start_target / stop_target / kill_target
 #   wi SUBCMD ARGS...      cbtrep-wire-inject with the engine1 certificate and $PORT
 #   log_since LINE PATTERN wait for PATTERN in target.log after line LINE
+#   stream_split FULL N PREFIX   cut a stream file at a batch boundary (see below)
 #   fail MSG               prints MSG and the target log tail, exits 1
 set -euo pipefail
 
@@ -125,3 +126,25 @@ applied_seq() {
 }
 
 cd "$WORK"
+
+# stream_split FULL N PREFIX: the stream header plus batches 1..N of FULL into PREFIX.head.cbts,
+# the header plus the batches after N into PREFIX.tail.cbts and those batches alone (to append
+# to a followed stream) into PREFIX.tail.bin. Prints the last seq of batch N and of the last
+# batch.
+stream_split() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import struct, sys
+full, n, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+d = open(full, "rb").read()
+hdr, off, batches = d[:96], 96, []
+while off < len(d):
+    plen = struct.unpack_from("<Q", d, off + 40)[0]
+    batches.append((struct.unpack_from("<Q", d, off + 24)[0], d[off:off + 64 + plen]))
+    off += 64 + plen
+assert 0 < n < len(batches), (n, len(batches))
+open(prefix + ".head.cbts", "wb").write(hdr + b"".join(b for _, b in batches[:n]))
+open(prefix + ".tail.cbts", "wb").write(hdr + b"".join(b for _, b in batches[n:]))
+open(prefix + ".tail.bin", "wb").write(b"".join(b for _, b in batches[n:]))
+print(batches[n - 1][0], batches[-1][0])
+PY
+}

@@ -15,26 +15,14 @@ CBTREP=${CBTREP_BIN:-$BUILD/tools/cbtrep/cbtrep}
 setup_certs
 "$GEN" gen --out "$WORK/full.cbts" --expected "$WORK/final.img" --device-mib 16 --batches 60 \
     --tag-every 10 --seed 5 >/dev/null
-# Cut the history at batch boundaries: the stream header plus batches 1..N into FILE, and
-# batches M+1.. into a stream of their own. Prints the last seq of batches 10, 30 and 60.
-read -r S10 S30 S60 < <(python3 - "$WORK" <<'PY'
-import struct, sys
-w = sys.argv[1]
-d = open(w + "/full.cbts", "rb").read()
-hdr, off, batches = d[:96], 96, []
-while off < len(d):
-    plen = struct.unpack_from("<Q", d, off + 40)[0]
-    batches.append((struct.unpack_from("<Q", d, off + 24)[0], d[off:off + 64 + plen]))
-    off += 64 + plen
-assert len(batches) == 60
-open(w + "/a.cbts", "wb").write(hdr + b"".join(b for _, b in batches[:10]))
-open(w + "/ab.cbts", "wb").write(hdr + b"".join(b for _, b in batches[:30]))
-open(w + "/c.cbts", "wb").write(hdr + b"".join(b for _, b in batches[30:]))
-open(w + "/c.bin", "wb").write(b"".join(b for _, b in batches[30:]))
-open(w + "/ab.size", "w").write(str(len(hdr) + sum(len(b) for _, b in batches[:30])))
-print(batches[9][0], batches[29][0], batches[59][0])
-PY
-)
+# Cut the history at batch boundaries: batches 1..10 (a), 1..30 (ab), 31..60 (c).
+read -r S10 _ < <(stream_split "$WORK/full.cbts" 10 "$WORK/s10")
+read -r S30 S60 < <(stream_split "$WORK/full.cbts" 30 "$WORK/s30")
+mv "$WORK/s10.head.cbts" "$WORK/a.cbts"
+mv "$WORK/s30.head.cbts" "$WORK/ab.cbts"
+mv "$WORK/s30.tail.cbts" "$WORK/c.cbts"
+mv "$WORK/s30.tail.bin" "$WORK/c.bin"
+wc -c <"$WORK/ab.cbts" | tr -d ' ' >"$WORK/ab.size"
 mkdir -p "$WORK/h"
 DEV=$WORK/h/dev.img
 STREAM=$WORK/h/journal.cbts

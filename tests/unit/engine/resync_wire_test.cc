@@ -49,8 +49,15 @@ TEST_CASE("RS_BEGIN accepts the default geometry and names each bad field")
     b.flags = 0x80;
     CHECK(cbt_wire_rs_begin_check(&b) == CBT_WIRE_E_FLAGS);
     b = good_begin();
-    b.reserved1[1] = 1;
+    b.reserved1 = 1;
     CHECK(cbt_wire_rs_begin_check(&b) == CBT_WIRE_E_RESERVED);
+    b = good_begin();
+    b.base_seq = 7; // only with REBASE
+    CHECK(cbt_wire_rs_begin_check(&b) == CBT_WIRE_E_RESERVED);
+    b.flags = CBT_WRS_REBASE;
+    CHECK(cbt_wire_rs_begin_check(&b) == CBT_WIRE_OK);
+    b.flags = CBT_WRS_REBASE | CBT_WRS_VERIFY; // a verify writes nothing, rebases nothing
+    CHECK(cbt_wire_rs_begin_check(&b) == CBT_WIRE_E_FLAGS);
     b = good_begin();
     b.device_bytes = 1000;
     CHECK(cbt_wire_rs_begin_check(&b) == CBT_WIRE_E_DEVICE_SIZE);

@@ -278,7 +278,7 @@ TEST_CASE("applier: a tag is remembered with the batch that reaches it", "[targe
     CHECK(f.open()->state().tag_seq == 2);
 }
 
-TEST_CASE("applier: initial-copy batches apply regardless of sequence and keep applied_seq",
+TEST_CASE("applier: initial-copy batches apply regardless of sequence and rebase applied_seq",
           "[target][applier]")
 {
     Fixture f;
@@ -295,7 +295,7 @@ TEST_CASE("applier: initial-copy batches apply regardless of sequence and keep a
     auto img = f.image();
     CHECK(std::equal(c1.begin(), c1.end(), img.begin()));
     CHECK(std::equal(c2.begin(), c2.end(), img.begin() + (1 << 20)));
-    CHECK(a->state().applied_seq == 4);
+    CHECK(a->state().applied_seq == 3); // the journal resumes at the copy's seq
     CHECK_FALSE(a->state().flags & kStateConsistent);
     // A crash during a copy batch leaves nothing to roll back: it is sent again.
     a->begin(begin((1ull << 63) | 3, 4, 4, 1, 4096, copy));
@@ -304,4 +304,44 @@ TEST_CASE("applier: initial-copy batches apply regardless of sequence and keep a
     apply(*a, 2, 9, 9, {{8192, pattern(512, 7)}}, CBT_WB_CONSISTENT | CBT_WB_SEQ_JUMP);
     CHECK(a->state().applied_seq == 9);
     CHECK(a->state().flags & kStateConsistent);
+}
+
+TEST_CASE("applier: a copy or a rebasing resync makes a replica follow a restarted numbering",
+          "[target][applier]")
+{
+    // The replica applied up to seq 100; the source's tracker lost its metadata and counts
+    // from 1 again. Without the rebase every new batch (seq <= 100) is taken for a duplicate.
+    Fixture f;
+    auto a = f.open();
+    apply(*a, 1, 1, 100, {{0, pattern(4096, 1)}});
+    auto d = pattern(4096, 2);
+    CHECK(apply(*a, 2, 5, 6, {{4096, d}}).flags & CBT_WA_DUPLICATE); // what the rebase prevents
+
+    SECTION("a copy batch")
+    {
+        apply(*a, (1ull << 63) | 1, 5, 5, {{0, pattern(1 << 20, 3)}},
+              CBT_WB_INITIAL | CBT_WB_SEQ_JUMP);
+        CHECK(a->state().applied_seq == 4);
+    }
+    SECTION("a resync with CBT_WRS_REBASE")
+    {
+        a->prepare_resync(4);
+        CHECK(a->state().applied_seq == 4);
+        CHECK_FALSE(a->state().flags & kStateConsistent);
+        a.reset();
+        a = f.open(); // durable: the state file says so after a restart
+        CHECK(a->state().applied_seq == 4);
+    }
+    SECTION("a resync without it keeps the sequence")
+    {
+        a->prepare_resync();
+        CHECK(a->state().applied_seq == 100);
+        CHECK(apply(*a, 3, 5, 6, {{4096, d}}).flags & CBT_WA_DUPLICATE);
+        return;
+    }
+    auto ack = apply(*a, 3, 5, 6, {{4096, d}}, CBT_WB_CONSISTENT);
+    CHECK((ack.flags & CBT_WA_DUPLICATE) == 0);
+    CHECK(a->state().applied_seq == 6);
+    auto img = f.image();
+    CHECK(std::equal(d.begin(), d.end(), img.begin() + 4096));
 }
