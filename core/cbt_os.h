@@ -44,6 +44,27 @@
  *   a detach), the mode or the state changed (log one line). os_ctx is the pointer given
  *   to cbt_tracker_create().
  *
+ *   Atomics and barriers (optional: without CBT_OS_HAVE_ATOMICS the GCC/Clang __atomic
+ *   and __sync builtins below serve, as in user space and with mingw). The I/O path marks
+ *   the bitmap and counts without the tracker lock (docs/tracker.md, "Bitmap and
+ *   generations"):
+ *     cbt_atomic64_t                     a 64-bit counter
+ *     cbt_atomic64_read(a), cbt_atomic64_set(a, v), cbt_atomic64_add(a, v)   unordered
+ *     cbt_atomic64_add_return(a, v)      full barrier; the new value
+ *     cbt_cmpxchg(p, old, new)           full barrier; the value found (u64 or pointer)
+ *     cbt_load_acquire(p), cbt_store_release(p, v)   pointers
+ *     cbt_read_once(x), cbt_write_once(x, v)         no tearing, no compiler caching
+ *     cbt_smp_mb(), cbt_os_relax() (one turn of a busy wait, process context; optional)
+ *
+ *   Mark sections (optional). A mark of the bitmap runs inside a section; a cut swaps the
+ *   active bitmap and then waits until every section that may still hold the old pointer
+ *   has ended, before it merges or frees anything. A platform with RCU defines
+ *     cbt_os_mark_enter(), cbt_os_mark_exit()   any context, never sleeps inside
+ *     cbt_os_mark_sync()                        process context: every section begun
+ *                                               before the call has ended on return
+ *   (kmod: rcu_read_lock/unlock, synchronize_rcu); otherwise the tracker counts its
+ *   sections itself (two counters and an epoch, cbt_tracker.c).
+ *
  * Control entry points (everything but cbt_io_*) run in process context / PASSIVE_LEVEL
  * and must be serialized per tracker by the caller (Linux: one mutex around the ioctls).
  */
@@ -74,5 +95,28 @@ struct cbt_event {
 };
 
 #include "cbt_os_impl.h"
+
+#ifndef CBT_OS_HAVE_ATOMICS
+typedef struct {
+	uint64_t v;
+} cbt_atomic64_t;
+#define cbt_atomic64_read(a) __atomic_load_n(&(a)->v, __ATOMIC_RELAXED)
+#define cbt_atomic64_set(a, x) __atomic_store_n(&(a)->v, (uint64_t)(x), __ATOMIC_RELAXED)
+#define cbt_atomic64_add(a, x) ((void)__atomic_fetch_add(&(a)->v, (uint64_t)(x), __ATOMIC_RELAXED))
+#define cbt_atomic64_add_return(a, x) __atomic_add_fetch(&(a)->v, (uint64_t)(x), __ATOMIC_SEQ_CST)
+#define cbt_cmpxchg(p, old, new) __sync_val_compare_and_swap((p), (old), (new))
+#define cbt_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define cbt_store_release(p, x) __atomic_store_n((p), (x), __ATOMIC_RELEASE)
+#define cbt_read_once(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define cbt_write_once(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define cbt_smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+#ifndef cbt_os_relax
+#define cbt_os_relax() ((void)0)
+#endif
+/* Test hook: called in a mark section between loading the active pointer and marking. */
+#ifndef cbt_os_mark_window
+#define cbt_os_mark_window() ((void)0)
+#endif
 
 #endif /* CBT_OS_H */

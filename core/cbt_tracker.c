@@ -3,11 +3,16 @@
  * One tracked device: state, modes, the journal list, batches, tags, generations and the
  * metadata image. See cbt_tracker.h for the contract and docs/tracker.md for the why.
  *
- * Locking: one spinlock per tracker (irqsave) guards everything the I/O path touches:
- * bitmap pointers and bits, mode, counters, memory, the drainable list's tail. The head
- * of the list and the outstanding batch are only changed by control calls, which the
- * caller serializes; so GET can walk the batch's records and copy them out without the
- * lock (completion only ever appends after the tail).
+ * Locking: one spinlock per tracker (irqsave) guards the mode and state, memory, the
+ * journal counters and the drainable list's tail. The I/O path marks the bitmap without
+ * it (cbt_bm_set_range() is lock-free) inside a mark section, and in BITMAP mode, where
+ * nothing is journalled, it does not take the lock at all: the counters it touches are
+ * atomics. A cut swaps the active pointer under the lock and then waits for the mark
+ * sections (mark_sync) before it merges or frees a bitmap, so a mark takes effect in the
+ * generation whose pointer it loaded, as if it had been made under the lock at that
+ * moment. The head of the list and the outstanding batch are only changed by control
+ * calls, which the caller serializes; so GET and COMMIT walk the batch's records without
+ * the lock (completion only ever appends after the tail, and they stop before it).
  */
 #include "cbt_tracker.h"
 #include "cbt_bitmap.h"
@@ -21,19 +26,26 @@ struct cbt_tracker {
 	uint64_t device_bytes;
 	uint64_t device_sectors;
 	uint32_t granularity;
+	uint32_t gran_shift; /* log2(granularity) */
 	uint32_t flags;
 	uint64_t mem_cap;
 	void *os_ctx;
 
-	uint32_t mode, mode_reason;
+	uint32_t mode, mode_reason; /* mode: written under the lock, read without it too */
 	uint32_t state, state_reason;
 	int state_changed;
 	/* Active generation when resync-required was last set: a resync that started after
 	 * the cut of generation G covers it only if resync_gen <= G (RESYNC_DONE). */
 	uint64_t resync_gen;
 
-	struct cbt_bm *active;
+	struct cbt_bm *active; /* cbt_load_acquire() without the lock; swapped under it */
 	struct cbt_bm *frozen; /* NULL: none */
+#ifndef cbt_os_mark_enter
+	/* Mark sections counted here (mark_enter): marking[epoch & 1] holds the sections
+	 * begun in that half; mark_sync flips the epoch and waits, twice. */
+	cbt_atomic64_t mark_epoch;
+	cbt_atomic64_t marking[2];
+#endif
 
 	struct cbt_io *head, *tail; /* drainable records, seq order */
 	uint64_t nr_drainable;
@@ -52,9 +64,12 @@ struct cbt_tracker {
 	struct cbt_batch batch; /* outstanding batch header (sealed) */
 	uint64_t next_batch_id;
 
-	uint64_t inflight;
-	uint64_t writes_seen, bytes_seen, writes_failed;
-	uint64_t records, records_dropped, mode_changes;
+	/* Updated without the lock on the I/O path: writes begun (= writes seen) and ended,
+	 * whose difference is the number in flight. */
+	cbt_atomic64_t begun, ended;
+	cbt_atomic64_t bytes_seen, records_dropped;
+	uint64_t writes_failed;
+	uint64_t records, mode_changes;
 };
 
 /* Events gathered under the lock and delivered after it is dropped. */
@@ -88,7 +103,7 @@ static void set_mode(struct cbt_tracker *t, struct evq *q, uint32_t mode, uint32
 	if (t->mode == mode)
 		return;
 	evq_add(q, CBT_EV_MODE, t->mode, mode, reason);
-	t->mode = mode;
+	cbt_write_once(t->mode, mode);
 	t->mode_reason = reason;
 	t->mode_changes++;
 	t->state_changed = 1;
@@ -108,14 +123,108 @@ static void set_state(struct cbt_tracker *t, struct evq *q, uint32_t state, uint
 	t->state_changed = 1;
 }
 
-static void mark(struct cbt_tracker *t, struct evq *q, uint64_t sector, uint64_t nr)
-{
-	uint64_t first = (sector << CBT_SECTOR_SHIFT) / t->granularity;
-	uint64_t last = ((sector + nr) << CBT_SECTOR_SHIFT) - 1;
+/* ---- mark sections --------------------------------------------------------------------- */
 
-	last /= t->granularity;
-	if (cbt_bm_set_range(t->active, first, last))
-		set_state(t, q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_ALLOC_FAILED);
+#ifdef cbt_os_mark_enter
+static uint32_t mark_enter(struct cbt_tracker *t)
+{
+	(void)t;
+	cbt_os_mark_enter();
+	return 0;
+}
+
+static void mark_exit(struct cbt_tracker *t, uint32_t idx)
+{
+	(void)t;
+	(void)idx;
+	cbt_os_mark_exit();
+}
+
+static void mark_sync(struct cbt_tracker *t)
+{
+	(void)t;
+	cbt_os_mark_sync();
+}
+#else
+static uint32_t mark_enter(struct cbt_tracker *t)
+{
+	uint32_t idx = (uint32_t)(cbt_atomic64_read(&t->mark_epoch) & 1);
+
+	/* A full barrier: the count is visible before this section loads t->active. */
+	cbt_atomic64_add_return(&t->marking[idx], 1);
+	return idx;
+}
+
+static void mark_exit(struct cbt_tracker *t, uint32_t idx)
+{
+	/* A full barrier: the bits this section set are visible before the count drops. */
+	cbt_atomic64_add_return(&t->marking[idx], (uint64_t)-1);
+}
+
+/*
+ * Returns once every section begun before the call has ended. A section that read the
+ * epoch before a flip but counted itself after the wait that followed it loads t->active
+ * after the swap that preceded the flip (both sides order with full barriers), so it is
+ * harmless; one that counted itself in the other half is waited for by the second flip.
+ * Control paths only (serialized per tracker), never under the tracker lock.
+ */
+static void mark_sync(struct cbt_tracker *t)
+{
+	int phase;
+
+	for (phase = 0; phase < 2; phase++) {
+		uint64_t e = cbt_atomic64_read(&t->mark_epoch);
+
+		cbt_smp_mb(); /* the pointer swap before the flip */
+		cbt_atomic64_set(&t->mark_epoch, e + 1);
+		cbt_smp_mb(); /* the flip before the count is read */
+		while (cbt_atomic64_read(&t->marking[e & 1]))
+			cbt_os_relax();
+	}
+	cbt_smp_mb(); /* the sections' bits before the caller reads them */
+}
+#endif
+
+/*
+ * Marks sectors [sector, sector + nr) in the active bitmap, without the tracker lock.
+ * *mode gets the mode as seen after the mark, inside the same section: recovery from
+ * BITMAP sets the mode before it swaps the bitmap (release), so a section that marked the
+ * bitmap after that cut also sees the new mode. Returns CBT_ENOMEM when a page could not
+ * be allocated (the bitmap is "full" then; the caller sets the state under the lock).
+ */
+static int mark(struct cbt_tracker *t, uint64_t sector, uint64_t nr, uint32_t *mode)
+{
+	uint64_t first = (sector << CBT_SECTOR_SHIFT) >> t->gran_shift;
+	uint64_t last = (((sector + nr) << CBT_SECTOR_SHIFT) - 1) >> t->gran_shift;
+	uint32_t idx = mark_enter(t);
+	struct cbt_bm *bm;
+	int err;
+
+	bm = cbt_load_acquire(&t->active);
+	cbt_os_mark_window();
+	err = cbt_bm_set_range(bm, first, last);
+	if (mode)
+		*mode = cbt_read_once(t->mode);
+	mark_exit(t, idx);
+	return err;
+}
+
+static uint64_t inflight(struct cbt_tracker *t)
+{
+	/* ended first: begun can only have grown since, so the difference is never negative
+	 * and is 0 only when every write begun had ended at some instant. */
+	uint64_t e = cbt_atomic64_add_return(&t->ended, 0);
+
+	return cbt_atomic64_add_return(&t->begun, 0) - e;
+}
+
+/* An io ended: the tracker is idle (a detach may go on) when no other is in flight. */
+static void io_ended(struct cbt_tracker *t, struct evq *q)
+{
+	uint64_t e = cbt_atomic64_add_return(&t->ended, 1);
+
+	if (e == cbt_atomic64_read(&t->begun))
+		evq_add(q, CBT_EV_IDLE, 0, 0, 0);
 }
 
 /*
@@ -180,6 +289,8 @@ int cbt_tracker_create(const struct cbt_tracker_params *p, struct cbt_tracker **
 	t->device_bytes = p->device_bytes;
 	t->device_sectors = p->device_bytes >> CBT_SECTOR_SHIFT;
 	t->granularity = g;
+	while ((1u << t->gran_shift) < g)
+		t->gran_shift++;
 	t->flags = p->flags;
 	t->mem_cap = cap;
 	t->os_ctx = p->os_ctx;
@@ -236,16 +347,36 @@ const char *cbt_tracker_name(const struct cbt_tracker *t)
 
 uint64_t cbt_tracker_inflight(struct cbt_tracker *t)
 {
-	cbt_irqflags_t fl;
-	uint64_t n;
-
-	cbt_spin_lock(&t->lock, fl);
-	n = t->inflight;
-	cbt_spin_unlock(&t->lock, fl);
-	return n;
+	return inflight(t);
 }
 
 /* ---- I/O path ------------------------------------------------------------------------ */
+
+/* The io of a write that will not be journalled unless the mode changes before it ends. */
+static void io_init(struct cbt_io *io, uint32_t type, uint32_t rflags, uint64_t sector,
+		    uint64_t nr_sectors)
+{
+	cbt_rec_init(&io->hdr, type, 0, sector, (uint32_t)nr_sectors,
+		     rflags & (CBT_RF_FUA | CBT_RF_PREFLUSH), 0);
+	io->sector = sector;
+	io->nr_sectors = nr_sectors;
+}
+
+/* No memory for an io: the completion will be invisible. The bitmap bit set at submission
+ * still covers the write, but a cut could race it, so say resync is required. */
+static void io_alloc_failed(struct cbt_tracker *t, uint64_t charge)
+{
+	struct evq q = { 0 };
+	cbt_irqflags_t fl;
+
+	cbt_spin_lock(&t->lock, fl);
+	t->mem_used -= charge;
+	set_state(t, &q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_ALLOC_FAILED);
+	set_mode(t, &q, CBT_MODE_BITMAP, CBT_REASON_ALLOC_FAILED);
+	io_ended(t, &q);
+	cbt_spin_unlock(&t->lock, fl);
+	evq_flush(t, &q);
+}
 
 void cbt_io_begin(struct cbt_tracker *t, uint32_t type, uint32_t rflags, uint64_t sector,
 		  uint64_t nr_sectors, struct cbt_io **out)
@@ -253,9 +384,9 @@ void cbt_io_begin(struct cbt_tracker *t, uint32_t type, uint32_t rflags, uint64_
 	struct evq q = { 0 };
 	struct cbt_io *io;
 	cbt_irqflags_t fl;
-	uint32_t nr_chunks = 0;
+	uint32_t nr_chunks = 0, mode;
 	uint64_t data_bytes, charge = 0;
-	int journal, data = 0;
+	int journal, data = 0, mark_err;
 
 	*out = NULL;
 	if (sector >= t->device_sectors || !nr_sectors)
@@ -266,11 +397,25 @@ void cbt_io_begin(struct cbt_tracker *t, uint32_t type, uint32_t rflags, uint64_
 		nr_sectors = 0xffffffffull;
 	data_bytes = nr_sectors << CBT_SECTOR_SHIFT;
 
+	cbt_atomic64_add(&t->begun, 1);
+	cbt_atomic64_add(&t->bytes_seen, data_bytes);
+	mark_err = mark(t, sector, nr_sectors, &mode);
+	if (mode == CBT_MODE_BITMAP && !mark_err) {
+		/* Nothing to journal or charge: no lock. If the mode changes before the write
+		 * ends, cbt_io_end() makes it a META record (journal 0, nothing charged). */
+		io = cbt_jio_alloc(0, CBT_ALLOC_NOWAIT);
+		if (!io) {
+			io_alloc_failed(t, 0);
+			return;
+		}
+		io_init(io, type, rflags, sector, nr_sectors);
+		*out = io;
+		return;
+	}
+
 	cbt_spin_lock(&t->lock, fl);
-	t->writes_seen++;
-	t->bytes_seen += data_bytes;
-	mark(t, &q, sector, nr_sectors);
-	t->inflight++;
+	if (mark_err)
+		set_state(t, &q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_ALLOC_FAILED);
 	journal = t->mode != CBT_MODE_BITMAP;
 	if (journal && t->mem_used + CBT_REC_COST > t->mem_cap) {
 		set_mode(t, &q, CBT_MODE_BITMAP, CBT_REASON_JOURNAL_RECORD_CAP);
@@ -295,17 +440,7 @@ void cbt_io_begin(struct cbt_tracker *t, uint32_t type, uint32_t rflags, uint64_
 
 	io = cbt_jio_alloc(nr_chunks, CBT_ALLOC_NOWAIT);
 	if (!io) {
-		/* Without an io the completion is invisible: the bitmap bit set above still
-		 * covers the write, but a cut could race it, so say resync is required. */
-		cbt_spin_lock(&t->lock, fl);
-		t->mem_used -= charge;
-		t->inflight--;
-		set_state(t, &q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_ALLOC_FAILED);
-		set_mode(t, &q, CBT_MODE_BITMAP, CBT_REASON_ALLOC_FAILED);
-		if (!t->inflight)
-			evq_add(&q, CBT_EV_IDLE, 0, 0, 0);
-		cbt_spin_unlock(&t->lock, fl);
-		evq_flush(t, &q);
+		io_alloc_failed(t, charge);
 		return;
 	}
 	if (data && cbt_jio_alloc_chunks(io)) {
@@ -317,14 +452,11 @@ void cbt_io_begin(struct cbt_tracker *t, uint32_t type, uint32_t rflags, uint64_
 		evq_flush(t, &q);
 		data = 0;
 	}
-	cbt_rec_init(&io->hdr, type, 0, sector, (uint32_t)nr_sectors,
-		     rflags & (CBT_RF_FUA | CBT_RF_PREFLUSH), 0);
+	io_init(io, type, rflags, sector, nr_sectors);
 	if (data) {
 		io->hdr.flags |= CBT_RF_HAS_DATA;
 		io->hdr.data_len = (uint32_t)data_bytes;
 	}
-	io->sector = sector;
-	io->nr_sectors = nr_sectors;
 	io->journal = (uint8_t)journal;
 	io->mem = journal ? CBT_REC_COST + (data ? (uint64_t)nr_chunks * CBT_CHUNK_SIZE : 0) : 0;
 	*out = io;
@@ -360,24 +492,38 @@ void cbt_io_end(struct cbt_tracker *t, struct cbt_io *io, int error)
 	cbt_irqflags_t fl;
 	struct cbt_io *drop = NULL;
 	uint64_t mem;
+	uint32_t mode;
+	int mark_err;
 
 	if (!io)
 		return;
 	/* A failed write is never journalled as done: its data goes, a DIRTY record stays. */
 	if (error)
 		cbt_jio_drop_data(io);
-	cbt_spin_lock(&t->lock, fl);
-	t->inflight--;
 	/* Into the generation current NOW: a cut while the write was in flight cannot lose
-	 * it (docs/tracker.md, "Generations"). */
-	mark(t, &q, io->sector, io->nr_sectors);
+	 * it (docs/tracker.md, "Generations"). Before the io counts as ended: a detach that
+	 * sees nothing in flight saves bitmaps with every mark in them. */
+	mark_err = mark(t, io->sector, io->nr_sectors, &mode);
+	if (mode == CBT_MODE_BITMAP && !error && !io->mem && !mark_err) {
+		/* BITMAP mode with nothing charged: the write is dropped, its blocks are in the
+		 * bitmap (in a generation no later than a recovery's GAP cut: see mark()). */
+		cbt_atomic64_add(&t->records_dropped, 1);
+		io_ended(t, &q);
+		cbt_jio_free(io);
+		evq_flush(t, &q);
+		return;
+	}
+
+	cbt_spin_lock(&t->lock, fl);
+	if (mark_err)
+		set_state(t, &q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_ALLOC_FAILED);
 	if (error)
 		t->writes_failed++;
 	if (t->mode != CBT_MODE_BITMAP)
 		seq_room(t, &q, 1); /* no room: BITMAP, and the io is dropped below */
 	if (t->mode == CBT_MODE_BITMAP) {
 		if (!error)
-			t->records_dropped++;
+			cbt_atomic64_add(&t->records_dropped, 1);
 		t->mem_used -= io->mem;
 		drop = io;
 	} else {
@@ -397,8 +543,7 @@ void cbt_io_end(struct cbt_tracker *t, struct cbt_io *io, int error)
 		io->hdr.timestamp_ns = cbt_os_now_ns();
 		append(t, &q, io);
 	}
-	if (!t->inflight)
-		evq_add(&q, CBT_EV_IDLE, 0, 0, 0);
+	io_ended(t, &q);
 	cbt_spin_unlock(&t->lock, fl);
 	cbt_jio_free(drop);
 	evq_flush(t, &q);
@@ -409,7 +554,7 @@ void cbt_io_end(struct cbt_tracker *t, struct cbt_io *io, int error)
 /*
  * Swaps the active bitmap for spare (under the lock). The old frozen one, if any, is
  * returned in *old unless done names it, in which case *old is returned for freeing and
- * *merge is 0. The caller merges or frees after unlocking.
+ * *merge is 0. The caller merges or frees after unlocking, with finish_cut().
  */
 static void cut_locked(struct cbt_tracker *t, struct cbt_bm *spare, uint64_t done,
 		       struct cbt_bm **old, int *merge)
@@ -418,12 +563,18 @@ static void cut_locked(struct cbt_tracker *t, struct cbt_bm *spare, uint64_t don
 	*merge = *old && (*old)->generation != done;
 	spare->generation = t->active->generation + 1;
 	t->frozen = t->active;
-	t->active = spare;
+	/* Release: a mark that loads the new pointer sees it empty and, in a recovery, the
+	 * mode set before the swap (mark()). */
+	cbt_store_release(&t->active, spare);
 	t->state_changed = 1;
 }
 
+/* After the lock: once no mark can still reach the bitmap just frozen (mark_sync), its
+ * bits are final and it can take the old frozen one's (which no mark has reached since
+ * the cut before). */
 static void finish_cut(struct cbt_tracker *t, struct cbt_bm *old, int merge)
 {
+	mark_sync(t);
 	if (old && merge)
 		cbt_bm_merge(t->frozen, old);
 	cbt_bm_destroy(old);
@@ -444,7 +595,7 @@ static void maybe_recover(struct cbt_tracker *t)
 	struct cbt_bm *spare = NULL, *old = NULL;
 	struct cbt_io *gap = NULL;
 	cbt_irqflags_t fl;
-	int merge = 0;
+	int merge = 0, cut = 0;
 	uint32_t mode, reason;
 
 	cbt_spin_lock(&t->lock, fl);
@@ -466,8 +617,13 @@ static void maybe_recover(struct cbt_tracker *t)
 	if (t->mode == mode && drained_enough(t) &&
 	    (mode != CBT_MODE_BITMAP || seq_room(t, &q, 1))) {
 		if (mode == CBT_MODE_BITMAP) {
+			/* The mode first, then the cut: a completion that marks the new bitmap
+			 * sees META and becomes a record; one that sees BITMAP marked the
+			 * generation the GAP names (mark()). */
+			set_mode(t, &q, CBT_MODE_META, CBT_REASON_RECOVERED);
 			cut_locked(t, spare, 0, &old, &merge);
 			spare = NULL;
+			cut = 1;
 			cbt_rec_init(&gap->hdr, CBT_REC_GAP, 0, 0, 0, 0, cbt_os_now_ns());
 			gap->hdr.aux = t->frozen->generation;
 			gap->hdr.reason = reason;
@@ -476,13 +632,13 @@ static void maybe_recover(struct cbt_tracker *t)
 			t->mem_used += CBT_REC_COST;
 			append(t, &q, gap);
 			gap = NULL;
-			set_mode(t, &q, CBT_MODE_META, CBT_REASON_RECOVERED);
 		} else {
 			set_mode(t, &q, CBT_MODE_DATA, CBT_REASON_RECOVERED);
 		}
 	}
 	cbt_spin_unlock(&t->lock, fl);
-	finish_cut(t, old, merge);
+	if (cut)
+		finish_cut(t, old, merge);
 	evq_flush(t, &q);
 out:
 	cbt_bm_destroy(spare);
@@ -512,19 +668,21 @@ int cbt_tracker_get(struct cbt_tracker *t, uint32_t max_records, uint64_t buf_le
 	*bytes_needed = 0;
 	if (!t->batch_out) {
 		struct cbt_batch b;
-		uint64_t payload = 0;
+		uint64_t payload = 0, avail;
 		uint32_t nr = 0, flags = 0;
 		int kind = 0; /* 0 undecided, 1 data writes, 2 meta writes */
 
 		maybe_recover(t);
+		/* The records up to the tail as it is now are complete and linked (append
+		 * happened under the lock); completion only ever sets the tail's next, which
+		 * the walk below never follows. */
 		cbt_spin_lock(&t->lock, fl);
 		io = t->head;
-		if (!io) {
-			cbt_spin_unlock(&t->lock, fl);
+		avail = t->nr_drainable;
+		cbt_spin_unlock(&t->lock, fl);
+		if (!io)
 			return CBT_EAGAIN;
-		}
-		/* Records before the tail are stable; walk under the lock for the count. */
-		for (; io; io = io->next) {
+		for (;; io = io->next) {
 			uint64_t len = sizeof(struct cbt_record) + io->hdr.data_len;
 
 			if (max_records && nr == max_records)
@@ -549,10 +707,9 @@ int cbt_tracker_get(struct cbt_tracker *t, uint32_t max_records, uint64_t buf_le
 			/* A batch ends at a tag: the target makes a recovery point of the replica
 			 * as it is after the batch, so nothing written after the tag may be in it.
 			 */
-			if (io->hdr.type == CBT_REC_TAG)
+			if (io->hdr.type == CBT_REC_TAG || nr == avail)
 				break;
 		}
-		cbt_spin_unlock(&t->lock, fl);
 
 		if (sizeof(struct cbt_batch) + payload > buf_len) {
 			/* Not even one record fits: say how much one needs, hand out nothing. */
@@ -582,14 +739,16 @@ int cbt_tracker_get(struct cbt_tracker *t, uint32_t max_records, uint64_t buf_le
 	if (err)
 		return err;
 	off = sizeof(t->batch);
-	for (io = t->head, i = 0; i < t->batch.nr_records; i++, io = io->next) {
+	/* Never past the batch's last record: its next may be the tail's, changing. */
+	for (io = t->head, i = 0;; io = io->next) {
 		cbt_jio_seal(io);
 		err = cbt_jio_emit(io, emit, ctx, off);
 		if (err)
 			return err;
 		off += sizeof(struct cbt_record) + io->hdr.data_len;
+		if (++i == t->batch.nr_records)
+			return 0;
 	}
-	return 0;
 }
 
 int cbt_tracker_commit(struct cbt_tracker *t, uint64_t batch_id)
@@ -600,20 +759,19 @@ int cbt_tracker_commit(struct cbt_tracker *t, uint64_t batch_id)
 
 	if (!t->batch_out || batch_id != t->batch.batch_id)
 		return CBT_ESTALE;
+	/* The batch's records are stable (GET saw them linked); only the last one's next
+	 * may change under a completion, so that one is read under the lock. */
 	first = t->head;
-	cbt_spin_lock(&t->lock, fl);
-	io = t->head;
-	for (i = 0; i < t->batch.nr_records; i++) {
+	for (io = first, i = 0;; io = io->next) {
 		mem += io->mem;
-		if (i + 1 == t->batch.nr_records) {
-			t->head = io->next;
-			io->next = NULL;
-			if (!t->head)
-				t->tail = NULL;
-		} else {
-			io = io->next;
-		}
+		if (++i == t->batch.nr_records)
+			break;
 	}
+	cbt_spin_lock(&t->lock, fl);
+	t->head = io->next;
+	io->next = NULL;
+	if (!t->head)
+		t->tail = NULL;
 	t->nr_drainable -= t->batch.nr_records;
 	t->mem_used -= mem;
 	t->committed_seq = t->batch.last_seq;
@@ -654,7 +812,7 @@ int cbt_tracker_mark_dirty(struct cbt_tracker *t, uint64_t sector, uint64_t nr_s
 	struct cbt_io *recs = NULL, *io;
 	cbt_irqflags_t fl;
 	uint64_t n, s, left;
-	int err = 0;
+	int err = 0, mark_err;
 
 	if (!nr_sectors || cbt_range_check(sector, nr_sectors, t->device_sectors))
 		return CBT_EINVAL;
@@ -671,8 +829,10 @@ int cbt_tracker_mark_dirty(struct cbt_tracker *t, uint64_t sector, uint64_t nr_s
 		io->next = recs;
 		recs = io;
 	}
+	mark_err = mark(t, sector, nr_sectors, NULL);
 	cbt_spin_lock(&t->lock, fl);
-	mark(t, &q, sector, nr_sectors);
+	if (mark_err)
+		set_state(t, &q, CBT_STATE_RESYNC_REQUIRED, CBT_REASON_ALLOC_FAILED);
 	if (t->mode != CBT_MODE_BITMAP && seq_room(t, &q, n)) {
 		for (s = sector, left = nr_sectors; left;) {
 			uint64_t len = left < 0x80000000ull ? left : 0x80000000ull;
@@ -799,7 +959,7 @@ int cbt_tracker_cut(struct cbt_tracker *t, uint64_t done_generation, uint64_t *g
 	cbt_spin_unlock(&t->lock, fl);
 	finish_cut(t, old, merge);
 	*generation = t->frozen->generation;
-	*dirty_bits = t->frozen->full ? t->frozen->nr_bits : t->frozen->dirty_bits;
+	*dirty_bits = cbt_bm_dirty(t->frozen);
 	return 0;
 }
 
@@ -852,18 +1012,18 @@ void cbt_tracker_status(struct cbt_tracker *t, struct cbt_ioc_status *st)
 	st->flags = t->flags;
 	st->generation = t->active->generation;
 	st->frozen_generation = t->frozen ? t->frozen->generation : 0;
-	st->writes_seen = t->writes_seen;
-	st->bytes_seen = t->bytes_seen;
+	st->writes_seen = cbt_atomic64_read(&t->begun);
+	st->bytes_seen = cbt_atomic64_read(&t->bytes_seen);
 	st->writes_failed = t->writes_failed;
 	st->records = t->records;
 	st->records_pending = t->nr_drainable;
-	st->records_dropped = t->records_dropped;
+	st->records_dropped = cbt_atomic64_read(&t->records_dropped);
 	st->next_seq = t->next_seq;
 	st->committed_seq = t->committed_seq;
 	st->mem_used = t->mem_used;
 	st->mem_cap = t->mem_cap;
 	st->bitmap_mem = cbt_bm_mem(t->active) + (t->frozen ? cbt_bm_mem(t->frozen) : 0);
-	st->dirty_bits = t->active->full ? t->active->nr_bits : t->active->dirty_bits;
+	st->dirty_bits = cbt_bm_dirty(t->active);
 	st->mode_changes = t->mode_changes;
 	t->state_changed = 0;
 	cbt_spin_unlock(&t->lock, fl);
