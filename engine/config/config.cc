@@ -42,6 +42,7 @@ class Node
     bool has(const std::string &k) const { return j_.contains(k) && !j_.at(k).is_null(); }
     const json &raw() const { return j_; }
     const std::string &key() const { return key_; }
+    const std::string &origin() const { return origin_; }
 
     void require_object(std::initializer_list<const char *> allowed) const
     {
@@ -125,7 +126,7 @@ bool name_ok(const std::string &n)
 DeviceConfig parse_device(const Node &d)
 {
     d.require_object({"name", "device", "source", "target", "initial_sync", "exit_when_drained",
-                      "spool", "resync"});
+                      "spool", "resync", "points"});
     DeviceConfig dev;
     dev.name = d.str("name", "", true);
     if (!name_ok(dev.name))
@@ -198,6 +199,29 @@ DeviceConfig parse_device(const Node &d)
         dev.resync.max_rate = rs.uint("max_rate", 0, 0, ~0ull);
         if (dev.device.empty())
             d.child("resync").fail("needs \"device\" to read from");
+    }
+
+    if (d.has("points")) {
+        Node pt = d.child("points");
+        pt.require_object({"crash_interval_s", "app_interval_s", "freeze", "freeze_limit_ms"});
+        dev.points.crash_interval_s =
+            static_cast<uint32_t>(pt.uint("crash_interval_s", 300, 0, 7 * 86400));
+        dev.points.app_interval_s =
+            static_cast<uint32_t>(pt.uint("app_interval_s", 3600, 0, 7 * 86400));
+        dev.points.freeze_limit_ms =
+            static_cast<uint32_t>(pt.uint("freeze_limit_ms", 10000, 100, 600000));
+        if (pt.has("freeze")) {
+            Node fz = pt.child("freeze");
+            if (!fz.raw().is_array())
+                fz.fail("must be an array of mountpoints");
+            for (size_t i = 0; i < fz.raw().size(); i++) {
+                Node e(fz.raw()[i], fz.key() + "[" + std::to_string(i) + "]", d.origin());
+                if (!e.raw().is_string() || e.raw().get<std::string>().empty() ||
+                    e.raw().get<std::string>()[0] != '/')
+                    e.fail("must be an absolute path (a mountpoint)");
+                dev.points.freeze.push_back(e.raw().get<std::string>());
+            }
+        }
     }
 
     std::string is = d.str("initial_sync", "auto");

@@ -55,6 +55,17 @@ struct ResyncConfig {
     uint64_t max_rate = 0; // bytes/s read from the device plus sent, 0 = unlimited
 };
 
+// Timer points (docs/points.md, "Timer points"): cbtrepd cuts a consistency point on the
+// kernel tracker every crash_interval_s, and an app-consistent one (the filesystems frozen
+// around the tag) every app_interval_s; 0 disables either. A file source has none.
+struct PointsConfig {
+    uint32_t crash_interval_s = 300;
+    uint32_t app_interval_s = 3600;
+    // Mountpoints frozen for an app point; empty = the filesystem mounted from "device".
+    std::vector<std::string> freeze;
+    uint32_t freeze_limit_ms = 10000; // the longest a filesystem stays frozen
+};
+
 struct DeviceConfig {
     std::string name;   // device name (tracker name; status file name)
     std::string device; // block device or image read for META/DIRTY/GAP and initial sync
@@ -62,6 +73,7 @@ struct DeviceConfig {
     TargetConfig target;
     SpoolConfig spool;
     ResyncConfig resync;
+    PointsConfig points;
     InitialSync initial_sync = InitialSync::auto_;
     bool exit_when_drained = false; // stop once the source has nothing left (imports, tests)
 };

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "daemon/metrics.h"
+#include "daemon/point_timer.h"
 #include "daemon/replicator.h"
 #include "daemon/status.h"
 
@@ -129,7 +130,12 @@ int main(int argc, char **argv)
     for (const auto *d : devices)
         threads.emplace_back([&, d] {
             daemon::Replicator r(cfg, *d, board, g_stop);
+            // Timer points run beside the replicator and stop with it (point_timer.h).
+            auto timer = daemon::make_point_timer(*d, board);
+            if (timer)
+                timer->start(g_stop);
             int rc = r.run();
+            timer.reset();
             int cur = worst.load();
             while (rc > cur && !worst.compare_exchange_weak(cur, rc)) {
             }

@@ -74,6 +74,20 @@ json to_json(const DeviceStatus &s)
           {"window_opens_unix", s.resync.window_opens_unix},
           {"completed", s.resync.completed},
           {"error", s.resync.error}}},
+        {"point_timer",
+         {{"enabled", s.point_timer.enabled},
+          {"note", s.point_timer.note},
+          {"crash_interval_s", s.point_timer.crash_interval_s},
+          {"app_interval_s", s.point_timer.app_interval_s},
+          {"last_kind", s.point_timer.last_kind},
+          {"last_point_name", s.point_timer.last_point_name},
+          {"last_tag_id", s.point_timer.last_tag_id},
+          {"last_unix_ns", s.point_timer.last_unix_ns},
+          {"next_crash_unix_ns", s.point_timer.next_crash_unix_ns},
+          {"next_app_unix_ns", s.point_timer.next_app_unix_ns},
+          {"taken", s.point_timer.taken},
+          {"skipped", s.point_timer.skipped},
+          {"skipping", s.point_timer.skipping}}},
         {"stage_seconds",
          {{"read", s.read_s},
           {"compress", s.compress_s},
@@ -123,6 +137,23 @@ DeviceStatus from_json(const json &j)
         get(c, "tag_id", s.last_tag_id);
         get(c, "seq", s.last_tag_seq);
         get(c, "time_unix_ns", s.last_tag_unix_ns);
+    }
+    if (j.contains("point_timer")) {
+        const json &p = j.at("point_timer");
+        PointTimerStatus &t = s.point_timer;
+        get(p, "enabled", t.enabled);
+        get(p, "note", t.note);
+        get(p, "crash_interval_s", t.crash_interval_s);
+        get(p, "app_interval_s", t.app_interval_s);
+        get(p, "last_kind", t.last_kind);
+        get(p, "last_point_name", t.last_point_name);
+        get(p, "last_tag_id", t.last_tag_id);
+        get(p, "last_unix_ns", t.last_unix_ns);
+        get(p, "next_crash_unix_ns", t.next_crash_unix_ns);
+        get(p, "next_app_unix_ns", t.next_app_unix_ns);
+        get(p, "taken", t.taken);
+        get(p, "skipped", t.skipped);
+        get(p, "skipping", t.skipping);
     }
     if (j.contains("spool")) {
         const json &sp = j.at("spool");

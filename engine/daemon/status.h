@@ -48,6 +48,22 @@ struct ResyncStatus {
     std::string error;             // the last attempt's failure
 };
 
+// cbtrepd's timer points (engine/daemon/point_timer.h, docs/points.md "Timer points").
+struct PointTimerStatus {
+    bool enabled = false; // a timer runs for this device
+    std::string note;     // why there is none (file source), or "" when enabled
+    uint32_t crash_interval_s = 0, app_interval_s = 0;
+    std::string last_kind; // crash | app, "" = none taken yet
+    std::string last_point_name;
+    uint64_t last_tag_id = 0;
+    int64_t last_unix_ns = 0;
+    int64_t next_crash_unix_ns = 0; // 0 = disabled
+    int64_t next_app_unix_ns = 0;
+    uint64_t taken = 0;
+    uint64_t skipped = 0; // ticks a due point was not taken (resync, BITMAP mode, error)
+    std::string skipping; // why the due point is being skipped now, "" = not skipping
+};
+
 struct DeviceStatus {
     std::string name;
     std::string state = "starting"; // initial-sync | replicating | resync-required | retrying |
@@ -79,6 +95,7 @@ struct DeviceStatus {
     int64_t last_tag_unix_ns = 0;
     SpoolStatus spool;
     ResyncStatus resync;
+    PointTimerStatus point_timer;
     // per-stage seconds since start
     double read_s = 0, compress_s = 0, send_s = 0, apply_s = 0;
     int64_t updated_unix_ns = 0;

@@ -1,5 +1,7 @@
 #include "kernel_source.h"
 
+#include "ctl_device.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -16,23 +18,12 @@ namespace cbtrep::source
 
 template <typename T> T KernelSource::make() const
 {
-    T t;
-    std::memset(&t, 0, sizeof(t));
-    t.hdr.version = CBT_IOCTL_VERSION;
-    t.hdr.size = sizeof(T);
-    if constexpr (requires { t.name; })
-        std::strncpy(t.name, name_.c_str(), sizeof(t.name) - 1);
-    return t;
+    return ioc_init<T>(name_);
 }
 
 void KernelSource::ioctl_or_throw(unsigned long req, void *arg, const char *what) const
 {
-    while (::ioctl(fd_, req, arg) != 0) {
-        if (errno == EINTR)
-            continue;
-        throw std::system_error(errno, std::generic_category(),
-                                std::string(ctl_path_) + ": " + what + " " + name_);
-    }
+    ctl_call(fd_, req, arg, ctl_path_, std::string(what) + " " + name_);
 }
 
 KernelSource::KernelSource(std::string name, std::string ctl_path)
@@ -40,10 +31,7 @@ KernelSource::KernelSource(std::string name, std::string ctl_path)
 {
     if (!cbt_name_valid(name_.c_str(), std::min<size_t>(name_.size() + 1, CBT_NAME_LEN)))
         throw std::invalid_argument("kernel source: bad device name \"" + name_ + "\"");
-    fd_ = ::open(ctl_path_.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd_ < 0)
-        throw std::system_error(errno, std::generic_category(),
-                                ctl_path_ + ": open (is cbtrep.ko loaded?)");
+    fd_ = open_ctl(ctl_path_).release();
     auto st = make<cbt_ioc_status>();
     ioctl_or_throw(CBT_IOC_STATUS, &st, "STATUS");
     info_.name = name_;

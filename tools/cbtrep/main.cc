@@ -23,6 +23,7 @@ namespace cbtrep::cli
 [[gnu::weak]] int cmd_failover(int argc, char **argv);
 [[gnu::weak]] int cmd_reprotect(int argc, char **argv);
 [[gnu::weak]] int cmd_failback(int argc, char **argv);
+[[gnu::weak]] int cmd_tag(int argc, char **argv);
 } // namespace cbtrep::cli
 
 namespace
@@ -46,6 +47,7 @@ const std::vector<Command> &commands()
         {"failover", cmd_failover, "test failover: export a point over NBD (target machine)"},
         {"reprotect", cmd_reprotect, "protect a failed-over replica back to the original site"},
         {"failback", cmd_failback, "hand a reverse-protected replica's role back (failback)"},
+        {"tag", cmd_tag, "cut a consistency point on tracked devices (source machine)"},
     };
     return table;
 }

@@ -1,0 +1,99 @@
+# cbtrepd's timer points on a live, mounted ext4 disk (docs/points.md, "Timer points"):
+# points.crash_interval_s 2 and app_interval_s 5 with the filesystem frozen for the app
+# ones, under a write workload, plus one `cbtrep tag` of each kind. Then the filesystem is
+# remounted read-only (nothing writes the disk any more, and freezing a read-only filesystem
+# writes nothing either), the guest records the disk's sha256 and waits for the next
+# app-consistent timer point to reach the replica. e2e_points_timer.host.sh checks on the
+# target that the points are there with the right kinds, that the test-failover view of that
+# last app point equals the guest's sha256 and that an app point cut under the workload is a
+# clean filesystem (e2fsck -fn).
+# @net: yes
+# @disks: data:64 meta:16
+# @bins: engine/daemon/cbtrepd tools/cbtrep/cbtrep cbtrep-e2e-ctl
+# @timeout: 150
+. /lib/cbtrep/e2e.sh
+
+DATA=$(disk data)
+META=$(disk meta)
+MNT=/mnt/data
+load_cbtrep
+mkdir -p "$MNT" /mnt/meta
+check "mount the data disk (ext4)" mount -t ext4 "$DATA" "$MNT"
+check "mount the metadata disk (ext4)" mount -t ext4 "$META" /mnt/meta
+cbtrep-e2e-ctl attach data0 "$DATA" /mnt/meta/data0.meta || fail "attach to the mounted disk failed"
+
+# A new device is resync-required: cbtrepd copies it by checksum resync first (no timer
+# point meanwhile), then replicates the journal.
+E2E_EXTRA_TOP='"state_dir": "/tmp/cbtrep-state"'
+e2e_engine_config data0 "$DATA" '{"type": "kernel"}' \
+	"\"initial_sync\": \"never\", \"points\": {\"crash_interval_s\": 2, \"app_interval_s\": 5, \"freeze\": [\"$MNT\"], \"freeze_limit_ms\": 5000}"
+e2e_start_engine
+i=0
+until [ "$(e2e_status state)" = replicating ] && [ "$(e2e_status taken)" != "" ]; do
+	i=$((i + 1))
+	[ "$i" -le 120 ] || { e2e_engine_log_tail; fail "cbtrepd did not reach replicating in 60 s"; }
+	kill -0 "$E2E_ENGINE_PID" 2>/dev/null || { e2e_engine_log_tail; fail "cbtrepd exited"; }
+	sleep 0.5
+done
+e2e_progress "(replicating)"
+
+# The workload: files written with fsync while the timers cut points; one manual point of
+# each kind with `cbtrep tag` half way.
+n=0
+t_end=$(awk -v t="$(e2e_uptime)" 'BEGIN{print t + 12}')
+while awk -v a="$(e2e_uptime)" -v b="$t_end" 'BEGIN{exit !(a < b)}'; do
+	n=$((n + 1))
+	dd if=/dev/urandom of="$MNT/f$((n % 24))" bs=256k count=4 conv=fsync 2>/dev/null ||
+		fail "dd f$n"
+	if [ "$n" = 8 ]; then
+		# A timer point may be freezing the filesystem this very moment (FIFREEZE: EBUSY).
+		cbtrep tag --name manual-app --app-consistent "$MNT" data0 >/tmp/tag.out ||
+			{ sleep 0.5 && cbtrep tag --name manual-app --app-consistent "$MNT" data0 >/tmp/tag.out; } ||
+			fail "cbtrep tag --app-consistent failed"
+		cbtrep tag --name manual-crash data0 >>/tmp/tag.out || fail "cbtrep tag failed"
+		sed 's/^/E2E: /' /tmp/tag.out
+		# A failure after the freeze (no such tracked device) still thaws the filesystem.
+		if cbtrep tag --name bad --app-consistent "$MNT" nosuchdev 2>/tmp/tag.err; then
+			fail "cbtrep tag of an unknown device succeeded"
+		fi
+		sed 's/^/E2E: (expected) /' /tmp/tag.err
+		timeout 10 dd if=/dev/zero of="$MNT/after-bad-tag" bs=4k count=1 conv=fsync 2>/dev/null ||
+			fail "$MNT stayed frozen after a failed cbtrep tag"
+	fi
+	sleep 0.2
+done
+e2e_progress "(workload done: $n files written)"
+cbtrep status --config "$E2E_ENGINE_CONFIG" | sed 's/^/E2E: status: /'
+cbtrep status --config "$E2E_ENGINE_CONFIG" --json >/tmp/status.json ||
+	{ cat /tmp/status.json; fail "cbtrep status exit $?"; }
+grep -q '"last_kind"' /tmp/status.json || fail "cbtrep status --json has no point_timer"
+[ "$(e2e_status taken)" -ge 4 ] || { e2e_engine_log_tail; fail "only $(e2e_status taken) timer points in 12 s"; }
+
+# Quiet: read-only from here on. The next app timer point is exactly this disk.
+check "remount $MNT read-only" mount -o remount,ro "$MNT"
+sync
+echo 3 >/proc/sys/vm/drop_caches
+ro_sha=$(sha256sum "$DATA" | cut -d' ' -f1)
+e2e_value ro_sha256 "$ro_sha"
+before=$(e2e_status last_tag_id)
+i=0
+until [ "$(e2e_status last_kind)" = app ] && [ "$(e2e_status last_tag_id)" != "$before" ]; do
+	i=$((i + 1))
+	[ "$i" -le 40 ] || { e2e_engine_log_tail; fail "no app timer point within 20 s of the remount"; }
+	sleep 0.5
+done
+name=$(e2e_status last_point_name)
+i=0
+until [ "$(e2e_status tag)" = "$name" ]; do
+	i=$((i + 1))
+	[ "$i" -le 60 ] || { e2e_engine_log_tail; fail "the replica did not reach $name in 30 s"; }
+	sleep 0.5
+done
+e2e_value ro_point "$name"
+# The disk must not have changed while the point was cut.
+echo 3 >/proc/sys/vm/drop_caches
+[ "$(sha256sum "$DATA" | cut -d' ' -f1)" = "$ro_sha" ] ||
+	fail "the read-only disk changed while the app point was cut"
+grep "timer point\|timer points" "$E2E_ENGINE_LOG" | tail -n 4 | sed 's/^/E2E: /'
+e2e_stop_engine
+check "unmount the data disk" umount "$MNT"
