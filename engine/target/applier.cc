@@ -532,6 +532,14 @@ void Applier::clear_rolled_back()
 
 void Applier::prepare_resync(std::optional<uint64_t> rebase_seq)
 {
+    // A failed-over replica is a primary: a resync from its old source (say cbtrepd's
+    // automatic one when the old site comes back) would overwrite what was written since.
+    // `cbtrep failback` demotes it first (docs/points.md, "Reverse replication and failback").
+    if (state_.flags & kStateFailedOver)
+        throw ApplyError(cat("replica '", spec_.name, "' was failed over at point ",
+                             state_.failover_point,
+                             " and is a primary now: a resync would overwrite it"),
+                         CBT_WERR_SEQUENCE, true);
     invalidate_history("a resync writes the replica without before-images");
     if (state_.flags & kStateRolledBack)
         clear_rolled_back();

@@ -143,6 +143,10 @@ start_a
 refused "needs --to" "$CBTREP" reprotect disk0 --config "$B_CFG" "${TLS[@]}"
 start_target
 refused "cbtrep-target is running" "$CBTREP" reprotect disk0 --config "$B_CFG" --to "$TO" "${TLS[@]}"
+# The old source coming back must not resync over the promoted replica.
+refused "is a primary now" "$CBTREP" resync "$A_IMG" --target "127.0.0.1:$PORT/disk0" "${TLS[@]}" \
+    --no-checkpoint --quiet
+[ "$(sha "$B_IMG")" = "$want" ] || fail "a refused resync changed the promoted replica"
 stop_target
 # kill -9 after each persisted step: committing the failover, entering reprotecting.
 kill_at committed "$CBTREP" reprotect disk0 --config "$B_CFG" --to "$TO" "${TLS[@]}"
