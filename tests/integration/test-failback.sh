@@ -11,8 +11,10 @@
 #      failback is refused while A lags (nothing changed, --cancel goes back);
 #   5. failback: verify A == B, B demoted (killed -9 after every step: consistent state,
 #      resumed by the next run), A promoted with `failover --planned` at its final tag;
-#   6. A -> B again: a checksum resync (B refuses batches before it), then a further
-#      stream from A applies on B; A == B at the end.
+#   6. A -> B again: a checksum resync (B refuses batches before it; target B killed -9
+#      mid-resync), then a further stream from A applies on B; A == B;
+#   7. a second round: failover to B, target A refuses the resync into A's (promoted)
+#      replica until `failover --demote` there, then reprotect B -> A again.
 # Wrong-order commands are refused with the state they found.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -257,4 +259,24 @@ stop_target
 [ "$(stateB)" = protected ] || fail "B in state $(stateB) at the end"
 [ "$(pointsB)" -ge 1 ] || fail "B keeps no recovery points after protection resumed"
 log "A -> B again: resync first, then a further stream applied; A == B"
+
+# 7. A second round: fail over to B again. Target A's replica is still failed over from
+#    the failback (A was promoted there), so it refuses B's resync until it is demoted.
+"$CBTREP" failover --planned disk0 --config "$B_CFG" >/dev/null 2>&1 || fail "second failover to B refused"
+[ "$(stateB)" = failed-over ] || fail "B in state $(stateB) after the second failover"
+dd if=/dev/urandom of="$B_IMG" bs=1024 seek=9000 count=64 conv=notrunc status=none
+want=$(sha "$B_IMG")
+start_a
+refused "is a primary now" "$CBTREP" reprotect disk0 --config "$B_CFG" --to "$TO" "${TLS[@]}"
+[ "$(stateB)" = reprotecting ] || fail "B in state $(stateB) after the refused resync"
+stop_a
+"$CBTREP" failover --demote disk0 --config "$A_CFG" >/dev/null || fail "demoting A's replica"
+refused "only a failed-over replica can be demoted" "$CBTREP" failover --demote disk0 --config "$A_CFG"
+start_a
+"$CBTREP" reprotect disk0 --config "$B_CFG" "${TLS[@]}" >/dev/null 2>"$WORK/rp.err" ||
+    fail "second reprotect: $(cat "$WORK/rp.err")"
+[ "$(stateB)" = reverse-protected ] || fail "B in state $(stateB) after the second reprotect"
+[ "$(sha "$A_IMG")" = "$want" ] || fail "A differs from B after the second reprotect"
+stop_a
+log "second round: failover to B, A's replica demoted, reprotect B -> A: A == B"
 pass

@@ -98,21 +98,7 @@ int failback(const ReverseArgs &a)
                             name, "` again"),
                         false);
         test_pause("verified");
-        // One atomic state-file replacement: no longer the primary; a resync from the
-        // original site must come before any batch (kStateRolledBack, enforced by the
-        // target), and the sequence starts over with that source (applied_seq 0).
-        target::StateRecord next = s;
-        next.flags &=
-            ~(target::kStateFailedOver | target::kStateCommitted | target::kStateConsistent);
-        next.flags |= target::kStateRolledBack;
-        next.failover_point = 0;
-        next.applied_seq = next.applied_batch_id = 0;
-        next.consistent_seq = next.consistent_batch_id = 0;
-        next.tag_id = next.tag_ns = next.tag_seq = 0;
-        next.tag_flags = 0;
-        std::memset(next.tag_name, 0, sizeof(next.tag_name));
-        std::strncpy(next.tag_name, "failed back", sizeof(next.tag_name) - 1);
-        sf.save(next);
+        demote(sf, s, "failed back");
         test_pause("demoted");
     }
     rev->state = Reverse::failed_back;
@@ -126,6 +112,24 @@ int failback(const ReverseArgs &a)
 }
 
 } // namespace
+
+void demote(const target::StateFile &sf, const target::StateRecord &s, const char *why)
+{
+    // One atomic state-file replacement: no longer the primary; a resync from the new
+    // primary must come before any batch (kStateRolledBack, enforced by the target), and
+    // the sequence starts over with that source (applied_seq 0).
+    target::StateRecord next = s;
+    next.flags &= ~(target::kStateFailedOver | target::kStateCommitted | target::kStateConsistent);
+    next.flags |= target::kStateRolledBack;
+    next.failover_point = 0;
+    next.applied_seq = next.applied_batch_id = 0;
+    next.consistent_seq = next.consistent_batch_id = 0;
+    next.tag_id = next.tag_ns = next.tag_seq = 0;
+    next.tag_flags = 0;
+    std::memset(next.tag_name, 0, sizeof(next.tag_name));
+    std::strncpy(next.tag_name, why, sizeof(next.tag_name) - 1);
+    sf.save(next);
+}
 
 int cmd_failback(int argc, char **argv)
 {

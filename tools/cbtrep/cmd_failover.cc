@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cmd_points.h"
+#include "cmd_reprotect.h"
 #include "common/error.h"
 #include "common/fd.h"
 
@@ -39,6 +40,7 @@ int usage(int code)
            "       cbtrep failover --planned REPLICA [--config TARGET.json]\n"
            "       cbtrep failover --unplanned REPLICA (--point ID | --latest | --latest-app)\n"
            "       cbtrep failover --commit REPLICA [--config TARGET.json]\n"
+           "       cbtrep failover --demote REPLICA [--config TARGET.json]\n"
            "\n"
            "--test exports point ID of REPLICA over NBD (nbd://ADDR:PORT, default\n"
            "127.0.0.1:10809) as a writable disk while replication continues; writes go to a\n"
@@ -46,8 +48,10 @@ int usage(int code)
            "--planned promotes the replica at its final point (a last tag replicated with\n"
            "nothing after it); --unplanned rolls it back to the chosen point (default\n"
            "--latest) and promotes it; --commit drops the other points. These three need\n"
-           "cbtrep-target stopped; a failed-over replica takes no more batches. The plugin is\n"
-           "found at $CBTREP_NBDKIT_PLUGIN, else "
+           "cbtrep-target stopped; a failed-over replica takes no more batches. --demote makes\n"
+           "a failed-over replica whose device is no longer the primary a replica again: it\n"
+           "waits for a resync from the new primary (before `cbtrep reprotect` to it). The\n"
+           "plugin is found at $CBTREP_NBDKIT_PLUGIN, else "
         << CBTREP_NBDKIT_PLUGIN << ".\n";
     return code;
 }
@@ -252,6 +256,17 @@ int failover(const ReplicaCtx &c, const std::string &mode, std::optional<uint64_
                     false);
     target::Applier ap(c.spec, c.state_dir);
     ap.open(); // finishes an interrupted rollback (or unplanned failover) first
+    if (mode == "--demote") {
+        if (!(ap.state().flags & target::kStateFailedOver))
+            throw Error(cat("replica ", c.spec.name, " is in state ", replica_state(c),
+                            ": only a failed-over replica can be demoted"),
+                        false);
+        demote(target::StateFile(c.state_dir + "/" + c.spec.name + ".state"), ap.state(),
+               "demoted");
+        std::cout << "replica " << c.spec.name
+                  << " demoted: it takes batches again after a resync from the new primary\n";
+        return 0;
+    }
     if (mode == "--commit") {
         ap.commit_failover();
         std::cout << "replica " << c.spec.name << ": failover at point "
@@ -308,7 +323,7 @@ int cmd_failover(int argc, char **argv)
             if (s == "--help" || s == "-h")
                 return usage(0);
             if (s == "--test" || s == "--test-cleanup" || s == "--planned" || s == "--unplanned" ||
-                s == "--commit") {
+                s == "--commit" || s == "--demote") {
                 if (!mode.empty())
                     throw Error(cat(mode, " and ", s, " exclude each other"), false);
                 mode = s;

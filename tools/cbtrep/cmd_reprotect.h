@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cmd_points.h"
+#include "target/state_file.h"
 
 namespace cbtrep::cli
 {
@@ -32,6 +33,12 @@ ReverseArgs parse_reverse_args(int argc, char **argv, bool allow_cancel);
 // status (0 done / equal, 1 differs, 2 error, 3 interrupted).
 int run_remote_resync(bool verify, const std::string &source, const std::string &to,
                       const std::vector<std::string> &pass, const std::string &checkpoint);
+
+// Demotes a promoted replica in one atomic state-file replacement (cmd_failback.cc): not
+// failed over or committed any more, kStateRolledBack (the target takes no batch before a
+// resync from the new primary), applied_seq 0; WHY becomes the tag name the target's
+// refusal quotes. The caller holds the target lock.
+void demote(const target::StateFile &sf, const target::StateRecord &s, const char *why);
 
 // For the kill -9 tests: when $CBTREP_TEST_PAUSE_AT names STEP, says so on stderr and
 // sleeps (a minute) right after that step was persisted.
