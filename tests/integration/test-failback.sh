@@ -86,6 +86,17 @@ JSON
     [ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd ($2 -> port $3) exited with $ENGINE_RC"
 }
 
+# in_resync LOG FROM: waits until LOG, after line FROM, shows a resync session running,
+# then a little longer (the session's first writes).
+in_resync() {
+    for _ in $(seq 200); do
+        tail -n +"$(($2 + 1))" "$1" | grep -q "resync session from" && { sleep 0.5; return 0; }
+        sleep 0.1
+    done
+    fail "no resync session started (see $1)"
+}
+lines() { wc -l <"$1"; }
+
 # kill_at STEP CMD...: runs CMD with the test pause after STEP, kills it -9 there.
 kill_at() {
     local step=$1 pid _; shift
@@ -160,16 +171,18 @@ refused "is in state reprotecting" "$CBTREP" failover --commit disk0 --config "$
 refused "is in state reprotecting to $TO, not 127.0.0.1:1/disk0" \
     "$CBTREP" reprotect disk0 --config "$B_CFG" --to 127.0.0.1:1/disk0 "${TLS[@]}"
 # kill -9 of the CLI mid-resync (rate-limited so that it is surely half way).
+from=$(lines "$WORK/targetA.log")
 "$CBTREP" reprotect disk0 --config "$B_CFG" "${TLS[@]}" --max-rate 4M >/dev/null 2>&1 &
 rp=$!
-sleep 1.2
+in_resync "$WORK/targetA.log" "$from"
 kill -9 "$rp"
 wait "$rp" 2>/dev/null || true
 [ "$(stateB)" = reprotecting ] || fail "B in state $(stateB) after a kill -9 mid-resync"
 # kill -9 of target A mid-resync: the command fails and says the state it leaves.
+from=$(lines "$WORK/targetA.log")
 "$CBTREP" reprotect disk0 --config "$B_CFG" "${TLS[@]}" --max-rate 4M >/dev/null 2>"$WORK/rp.err" &
 rp=$!
-sleep 1.2
+in_resync "$WORK/targetA.log" "$from"
 kill_a
 rc=0
 wait "$rp" || rc=$?
@@ -239,10 +252,11 @@ if wi replay --replica disk0 --stream f.str >/dev/null 2>&1; then fail "B took b
 grep -q "resync required" "$WORK/target.log" || fail "target B did not say why it refused"
 # Target B killed -9 mid-resync: the resync's start already left failed-back (one state-file
 # rename at RS_BEGIN); the replica stays marked inconsistent until the catch-up.
+from=$(lines "$WORK/target.log")
 "$CBTREP" resync "$A_IMG" --target "127.0.0.1:$B_PORT/disk0" "${TLS[@]}" --no-checkpoint --quiet \
     --max-rate 4M --region-size 1M >/dev/null 2>&1 &
 rs=$!
-sleep 1.2
+in_resync "$WORK/target.log" "$from"
 kill_target
 wait "$rs" 2>/dev/null && fail "resync succeeded although target B was killed"
 [ "$(stateB)" = protected ] || fail "B in state $(stateB) after target B was killed mid-resync"
