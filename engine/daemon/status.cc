@@ -275,6 +275,14 @@ std::string StatusBoard::prometheus() const
     metric("cbtrep_last_consistency_point_seq", "gauge",
            "Sequence number of the last tag durable on the replica",
            [](const DeviceStatus &s) { return s.last_tag_seq; });
+    metric("cbtrep_timer_points_total", "counter", "Timer points cut (point_timer)",
+           [](const DeviceStatus &s) { return s.point_timer.taken; });
+    metric("cbtrep_timer_points_skipped_total", "counter",
+           "Ticks a due timer point was skipped (resync, BITMAP mode, EBUSY, freeze failure)",
+           [](const DeviceStatus &s) { return s.point_timer.skipped; });
+    metric("cbtrep_timer_point_last_unix_seconds", "gauge",
+           "When the last timer point was cut (0 = none yet)",
+           [](const DeviceStatus &s) { return s.point_timer.last_unix_ns / 1'000'000'000; });
     // Spool figures only for devices that have one.
     auto spool_metric = [&](const char *name, const char *type, const char *help, auto value_of) {
         os << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";

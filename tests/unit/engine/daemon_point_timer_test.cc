@@ -131,6 +131,10 @@ TEST_CASE("timer: crash every 2 s and app every 5 s, names, requests and status"
     CHECK(st.last_unix_ns == wall_now);
     CHECK(st.next_crash_unix_ns == wall_now + 2'000'000'000);
     CHECK(st.next_app_unix_ns == wall_now + 3'000'000'000); // app due at t=15
+    std::string prom = r.board.prometheus();
+    CHECK(prom.find("cbtrep_timer_points_total{device=\"disk0\"} 7\n") != std::string::npos);
+    CHECK(prom.find("cbtrep_timer_points_skipped_total{device=\"disk0\"} 0\n") !=
+          std::string::npos);
     CHECK(daemon::PointTimer::point_name(PointKind::app, int64_t(1'764'087'540) * 1'000'000'000) ==
           "timer-app-20251125T161900Z");
 }
