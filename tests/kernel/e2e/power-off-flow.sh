@@ -15,6 +15,11 @@
 #     mounted, live disk, and the flow waits for STATUS dirty/none; then cbtrepd resumes on
 #     the tracker, a second workload is replicated to tag after-resync; the filesystem is
 #     unmounted and the app-consistent tag app-final taken (no write after it).
+# E2E_META_LOST=1 (with E2E_RESUME=1): the metadata file is deleted before boot 2's attach,
+#   as when a server's agent is reinstalled: the tracker says resync-required "new device"
+#   and numbers its journal from 1 again, far below what the replica applied in boot 1.
+#   cbtrepd's resync must rebase the replica's sequence, or the journal after it is taken
+#   for batches applied before and dropped (the host's comparison then fails).
 # Either way the device is not written after the guest's final sha256 (E2E-VALUE
 # source_sha256), and the host compares it, the data image and the replica
 # (power-off-host.sh). E2E_SKIP_RESYNC=1 (from the host's environment) leaves out the
@@ -82,6 +87,9 @@ load_cbtrep
 mkdir -p "$MNT" /mnt/meta
 check "mount the data disk (ext4)" mount -t ext4 "$DATA" "$MNT"
 check "mount the metadata disk (ext4)" mount -t ext4 "$META" /mnt/meta
+if [ "$CBTREP_BOOT" = 2 ] && [ "${E2E_META_LOST:-0}" = 1 ]; then
+	check "delete the metadata file (agent reinstalled)" rm /mnt/meta/data0.meta
+fi
 tar -C / -cf /tmp/tree.tar lib/modules bin 2>/dev/null || fail "tar of the guest's tree"
 attach=$(cbtrep-e2e-ctl attach data0 "$DATA" /mnt/meta/data0.meta) || fail "attach to the mounted disk failed"
 echo "E2E: boot $CBTREP_BOOT: attach data0 ($DATA, mounted): $attach"
@@ -117,6 +125,13 @@ case "$CBTREP_BOOT" in
 	fail "the power was not cut within 60 s of the request"
 	;;
 2)
+	if [ "${E2E_META_LOST:-0}" = 1 ]; then
+		st=$(tracker_state)
+		[ "$st" = "3 new device" ] ||
+			fail "without its metadata file STATUS says '$st', want 3 (resync-required) new device"
+		echo "ok: without its metadata data0 is resync-required (new device), numbering from 1"
+		e2e_value state_after_cut resync-required/new_device
+	else
 	# Boot 1's attach left the header dirty (2) and nothing wrote it clean again.
 	case "$attach" in
 	"state=2 "*) echo "ok: the metadata header was found dirty" ;;
@@ -127,6 +142,7 @@ case "$CBTREP_BOOT" in
 		fail "after the power cut STATUS says '$st', want 3 (resync-required) unclean shutdown"
 	echo "ok: after the power cut data0 is resync-required (unclean shutdown)"
 	e2e_value state_after_cut resync-required/unclean_shutdown
+	fi
 	if [ "${E2E_RESUME:-1}" = 0 ]; then
 		check "unmount the data disk (quiesced for the resync)" umount "$MNT"
 	fi
@@ -165,6 +181,7 @@ case "$CBTREP_BOOT" in
 		workload w2
 		cbtrep-e2e-ctl tag data0 after-resync >/dev/null || fail "TAG after-resync failed"
 		wait_tag after-resync 60
+		e2e_value after_resync_seq "$(e2e_status applied_seq)"
 		# The app-consistent point: unmounted, so nothing reaches the disk after the tag
 		# and the image the host holds after shutdown is the source at the tag.
 		sync

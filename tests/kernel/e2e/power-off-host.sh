@@ -24,6 +24,7 @@ host_prepare() {
 		echo "E2E_TARGET_PORT=$E2E_TARGET_PORT"
 		echo "E2E_RESUME=$E2E_RESUME"
 		echo "E2E_SKIP_RESYNC=${E2E_SKIP_RESYNC:-0}"
+		echo "E2E_META_LOST=${E2E_META_LOST:-0}"
 	} >>"$GUEST_ENV"
 }
 
@@ -43,6 +44,18 @@ host_verify() {
 	if [ "$E2E_RESUME" = 1 ]; then
 		grep -q "reached tag 'app-final'.*app-consistent" "$RUN_DIR/target.log" ||
 			{ echo "the target never logged the app-consistent tag app-final" >&2; return 1; }
+	fi
+	if [ "${E2E_META_LOST:-0}" = 1 ]; then
+		# The numbering restarted below what the replica had applied in boot 1.
+		local before from after
+		before=$(e2e_guest_value boot1_applied_seq "$RUN_DIR/serial.boot1.log")
+		after=$(e2e_guest_value after_resync_seq "$RUN_DIR/serial.log")
+		from=$(sed -n 's/.*resync rebases the sequence from \([0-9]*\) to 0:.*/\1/p' \
+			"$RUN_DIR/target.log" | head -n1)
+		echo "host_verify: boot 1 reached seq $before at before-cut, $from at the power cut;" \
+			"boot 2's new numbering reached seq $after at after-resync"
+		[ -n "$from" ] && [ -n "$before" ] && [ "$from" -ge "$before" ] ||
+			{ echo "the target did not rebase the replica's sequence (from >= $before) to 0" >&2; return 1; }
 	fi
 	want=$(e2e_sha "$DISK_data")
 	got=$(e2e_sha "$RUN_DIR/replica.img")
