@@ -178,7 +178,9 @@ static void mark_sync(struct cbt_tracker *t)
 		cbt_smp_mb(); /* the pointer swap before the flip */
 		cbt_atomic64_set(&t->mark_epoch, e + 1);
 		cbt_smp_mb(); /* the flip before the count is read */
-		while (cbt_atomic64_read(&t->marking[e & 1]))
+		/* A full-barrier read: it pairs with mark_exit()'s, whatever fences the
+		 * platform (or a race detector) understands. */
+		while (cbt_atomic64_add_return(&t->marking[e & 1], 0))
 			cbt_os_relax();
 	}
 	cbt_smp_mb(); /* the sections' bits before the caller reads them */
