@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <ctime>
 
 #include <cbtrep/wire.h>
 #include <fcntl.h>
@@ -20,6 +21,13 @@ using clock = std::chrono::steady_clock;
 double since(clock::time_point t)
 {
     return std::chrono::duration<double>(clock::now() - t).count();
+}
+
+double thread_cpu_s()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
 }
 
 uint16_t wire_encoding(codec::Encoding e)
@@ -81,6 +89,7 @@ void Preparer::add_chunks(uint64_t offset, std::span<const uint8_t> data, uint64
                           PreparedBatch &out)
 {
     auto t = clock::now();
+    double cpu = thread_cpu_s();
     scratch_.clear();
     encoder_.encode(offset, data, scratch_);
     for (codec::Chunk &c : scratch_) {
@@ -97,7 +106,8 @@ void Preparer::add_chunks(uint64_t offset, std::span<const uint8_t> data, uint64
         e.payload = std::move(c.payload);
         out.extents.push_back(std::move(e));
     }
-    out.times.compress_s += since(t);
+    out.times.compress_s += thread_cpu_s() - cpu;
+    out.times.compress_wall_s += since(t);
 }
 
 void Preparer::add_read(const std::vector<reader::Range> &ranges, uint64_t seq, PreparedBatch &out)
@@ -105,12 +115,12 @@ void Preparer::add_read(const std::vector<reader::Range> &ranges, uint64_t seq, 
     if (ranges.empty())
         return;
     auto t = clock::now();
-    double compress_before = out.times.compress_s;
+    double compress_before = out.times.compress_wall_s;
     reader().read(ranges, [&](uint64_t off, std::span<const uint8_t> bytes) {
         add_chunks(off, bytes, seq, out);
     });
     // Reading time is the wall time minus what the consumer spent compressing.
-    out.times.read_s += since(t) - (out.times.compress_s - compress_before);
+    out.times.read_s += since(t) - (out.times.compress_wall_s - compress_before);
 }
 
 PreparedBatch Preparer::prepare(const source::Batch &batch, const source::Bitmap *gap_bitmap)

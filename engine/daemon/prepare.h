@@ -35,14 +35,18 @@ struct WireExtent {
 };
 
 struct StageTimes {
-    double read_s = 0;     // device reads (META, DIRTY, GAP, initial sync)
-    double compress_s = 0; // zero detection + lz4 + digest
-    double send_s = 0;     // framing + TLS + socket
-    double apply_s = 0;    // end of batch → durable ACK (target apply + sync)
+    double read_s = 0; // device reads (META, DIRTY, GAP, initial sync)
+    // zero detection + lz4 + digest: CPU time of the worker thread (pure computation, so
+    // wall time would only add the preemption by other processes on a shared machine)
+    double compress_s = 0;
+    double compress_wall_s = 0; // the same in wall time (taken out of read_s)
+    double send_s = 0;          // framing + TLS + socket
+    double apply_s = 0;         // end of batch → durable ACK (target apply + sync)
     StageTimes &operator+=(const StageTimes &o)
     {
         read_s += o.read_s;
         compress_s += o.compress_s;
+        compress_wall_s += o.compress_wall_s;
         send_s += o.send_s;
         apply_s += o.apply_s;
         return *this;
