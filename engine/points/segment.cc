@@ -1,5 +1,7 @@
 #include "points/segment.h"
 
+#include "points/pread_full.h"
+
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -8,28 +10,6 @@
 
 namespace cbtrep::points
 {
-namespace
-{
-
-ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = ::pread(fd, static_cast<uint8_t *>(buf) + done, len - done,
-                            static_cast<off_t>(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        done += static_cast<size_t>(n);
-    }
-    return static_cast<ssize_t>(done);
-}
-
-} // namespace
-
 SegmentScan scan_undo(int fd, const std::string &path, uint64_t replica_bytes, bool strict,
                       bool check_data)
 {

@@ -1,5 +1,7 @@
 #include "points/store.h"
 
+#include "points/pread_full.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -41,21 +43,11 @@ class Fd
     int fd_;
 };
 
+// A short read is a failure here: the file was sized by fstat just before.
 bool read_all(int fd, void *buf, size_t len, uint64_t off)
 {
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = ::pread(fd, static_cast<uint8_t *>(buf) + done, len - done,
-                            static_cast<off_t>(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return false;
-        if (n == 0)
-            return false;
-        done += static_cast<size_t>(n);
-    }
-    return true;
+    ssize_t n = pread_full(fd, buf, len, off);
+    return n >= 0 && static_cast<size_t>(n) == len;
 }
 
 // Reads a whole small file; nullopt when it does not exist.
@@ -386,6 +378,27 @@ void Store::reset() const
     fsync_dir(dir_);
 }
 
+namespace
+{
+
+// Segments older than the oldest retained point serve nobody (with no points: none do).
+void drop_unneeded_segments(const Store &st, const std::vector<Segment> &segs,
+                            const std::vector<PointRecord> &pts, PruneResult &res)
+{
+    uint64_t keep_after = pts.empty() ? UINT64_MAX : pts.front().batch_last_seq;
+    for (const Segment &s : segs) {
+        if (s.first_seq > keep_after)
+            continue;
+        st.remove_segment(s);
+        res.segments++;
+        res.bytes += s.bytes;
+    }
+    if (res.segments)
+        fsync_dir(st.dir());
+}
+
+} // namespace
+
 PruneResult prune(const Store &st, const Retention &r, uint64_t now_ns)
 {
     PruneResult res;
@@ -423,17 +436,7 @@ PruneResult prune(const Store &st, const Retention &r, uint64_t now_ns)
         pts.erase(pts.begin(), pts.begin() + static_cast<long>(drop));
         st.save_points(pts);
     }
-    // Segments older than the oldest retained point serve nobody (with no points: none do).
-    uint64_t keep_after = pts.empty() ? UINT64_MAX : pts.front().batch_last_seq;
-    for (const Segment &s : segs) {
-        if (s.first_seq > keep_after)
-            continue;
-        st.remove_segment(s);
-        res.segments++;
-        res.bytes += s.bytes;
-    }
-    if (res.segments)
-        fsync_dir(st.dir());
+    drop_unneeded_segments(st, segs, pts, res);
     return res;
 }
 
@@ -458,16 +461,7 @@ PruneResult drop_oldest(const Store &st)
             st.remove_catalog();
         }
     }
-    uint64_t keep_after = pts.empty() ? UINT64_MAX : pts.front().batch_last_seq;
-    for (const Segment &s : st.segments()) {
-        if (s.first_seq > keep_after)
-            continue;
-        st.remove_segment(s);
-        res.segments++;
-        res.bytes += s.bytes;
-    }
-    if (res.segments)
-        fsync_dir(st.dir());
+    drop_unneeded_segments(st, st.segments(), pts, res);
     return res;
 }
 
