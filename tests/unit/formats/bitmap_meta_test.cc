@@ -4,6 +4,8 @@
 #include <cbtrep/bitmap.h>
 #include <cbtrep/meta.h>
 
+#include "field_cases.h"
+
 #include <cstring>
 #include <vector>
 
@@ -83,31 +85,28 @@ TEST_CASE("bitmap header fields are validated", "[bitmap][malformed]")
     auto buf = dump(64 * 4096, 4096, {});
     cbt_bitmap_hdr good;
     std::memcpy(&good, buf.data(), sizeof(good));
-    auto expect = [&](cbt_bitmap_hdr h, int err) {
+    auto decode_resealed_hdr = [&](cbt_bitmap_hdr h) {
         h.hdr_crc = cbt_hdr_crc(&h, sizeof(h));
         std::vector<uint8_t> b = buf;
         std::memcpy(b.data(), &h, sizeof(h));
         cbt_bitmap_hdr out;
-        REQUIRE(cbt_bitmap_decode(b.data(), b.size(), &out, nullptr) == err);
+        return cbt_bitmap_decode(b.data(), b.size(), &out, nullptr);
     };
-    auto h = good;
-    h.magic = CBT_MAGIC_META;
-    expect(h, CBT_FMT_BAD_MAGIC);
-    h = good;
-    h.version = 0;
-    expect(h, CBT_FMT_BAD_VERSION);
-    h = good;
-    h.granularity = 3000;
-    expect(h, CBT_FMT_BAD_GRANULARITY);
-    h = good;
-    h.nr_bits = 65;
-    expect(h, CBT_FMT_BAD_LENGTH);
-    h = good;
-    h.bits_len = 1ull << 62; // absurd length must not be trusted
-    expect(h, CBT_FMT_BAD_LENGTH);
-    h = good;
-    h.flags = 1;
-    expect(h, CBT_FMT_BAD_FLAGS);
+    using C = FieldCase<cbt_bitmap_hdr>;
+    check_field_cases<cbt_bitmap_hdr>(
+        good,
+        {
+            C{"magic", [](cbt_bitmap_hdr &h) { h.magic = CBT_MAGIC_META; }, CBT_FMT_BAD_MAGIC},
+            C{"version", [](cbt_bitmap_hdr &h) { h.version = 0; }, CBT_FMT_BAD_VERSION},
+            C{"granularity", [](cbt_bitmap_hdr &h) { h.granularity = 3000; },
+              CBT_FMT_BAD_GRANULARITY},
+            C{"bit count", [](cbt_bitmap_hdr &h) { h.nr_bits = 65; }, CBT_FMT_BAD_LENGTH},
+            // An absurd length must not be trusted.
+            C{"bits length", [](cbt_bitmap_hdr &h) { h.bits_len = 1ull << 62; },
+              CBT_FMT_BAD_LENGTH},
+            C{"flags", [](cbt_bitmap_hdr &h) { h.flags = 1; }, CBT_FMT_BAD_FLAGS},
+        },
+        decode_resealed_hdr);
 
     cbt_bitmap_hdr out;
     REQUIRE(cbt_bitmap_decode(buf.data(), 63, &out, nullptr) == CBT_FMT_TRUNCATED);
@@ -134,61 +133,27 @@ TEST_CASE("a metadata header with a torn byte fails its crc", "[meta][malformed]
 
 TEST_CASE("metadata header fields are validated", "[meta][malformed]")
 {
-    auto m = valid_meta();
-    SECTION("magic")
-    {
-        m.magic = 0;
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_MAGIC);
-    }
-    SECTION("version")
-    {
-        m.version = 7;
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_VERSION);
-    }
-    SECTION("header length")
-    {
-        m.hdr_len = 128;
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_LENGTH);
-    }
-    SECTION("state")
-    {
-        m.state = 0;
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_STATE);
-    }
-    SECTION("reason")
-    {
-        m.reason = 1000;
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_REASON);
-    }
-    SECTION("granularity")
-    {
-        m.granularity = 512;
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_GRANULARITY);
-    }
-    SECTION("name")
-    {
-        m.name[0] = '/';
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_NAME);
-    }
-    SECTION("reserved")
-    {
-        m.reserved[50] = 1;
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_RESERVED);
-    }
-    SECTION("unaligned bitmap")
-    {
-        m.bitmap_offset = 4097;
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_LENGTH);
-    }
-    SECTION("bitmap offset plus length overflows")
-    {
-        m.bitmap_offset = 4096;
-        m.bitmap_len = ~0ull - 100;
-        REQUIRE(decode_resealed(m) == CBT_FMT_RANGE_OVERFLOW);
-    }
-    SECTION("bitmap length without offset")
-    {
-        m.bitmap_offset = 0;
-        REQUIRE(decode_resealed(m) == CBT_FMT_BAD_LENGTH);
-    }
+    using C = FieldCase<cbt_meta>;
+    check_field_cases<cbt_meta>(
+        valid_meta(),
+        {
+            C{"magic", [](cbt_meta &m) { m.magic = 0; }, CBT_FMT_BAD_MAGIC},
+            C{"version", [](cbt_meta &m) { m.version = 7; }, CBT_FMT_BAD_VERSION},
+            C{"header length", [](cbt_meta &m) { m.hdr_len = 128; }, CBT_FMT_BAD_LENGTH},
+            C{"state", [](cbt_meta &m) { m.state = 0; }, CBT_FMT_BAD_STATE},
+            C{"reason", [](cbt_meta &m) { m.reason = 1000; }, CBT_FMT_BAD_REASON},
+            C{"granularity", [](cbt_meta &m) { m.granularity = 512; }, CBT_FMT_BAD_GRANULARITY},
+            C{"name", [](cbt_meta &m) { m.name[0] = '/'; }, CBT_FMT_BAD_NAME},
+            C{"reserved", [](cbt_meta &m) { m.reserved[50] = 1; }, CBT_FMT_BAD_RESERVED},
+            C{"unaligned bitmap", [](cbt_meta &m) { m.bitmap_offset = 4097; }, CBT_FMT_BAD_LENGTH},
+            C{"bitmap offset plus length overflows",
+              [](cbt_meta &m) {
+                  m.bitmap_offset = 4096;
+                  m.bitmap_len = ~0ull - 100;
+              },
+              CBT_FMT_RANGE_OVERFLOW},
+            C{"bitmap length without offset", [](cbt_meta &m) { m.bitmap_offset = 0; },
+              CBT_FMT_BAD_LENGTH},
+        },
+        decode_resealed);
 }

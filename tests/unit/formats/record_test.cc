@@ -5,6 +5,8 @@
 
 #include <cbtrep/record.h>
 
+#include "field_cases.h"
+
 #include <cstring>
 #include <vector>
 
@@ -408,62 +410,32 @@ TEST_CASE("batch header inconsistencies are rejected", "[batch][malformed]")
     bb.write(0, 1, 1);
     bb.write(8, 1, 2);
 
-    auto expect = [&](cbt_batch h, int err) {
+    auto check_resealed_batch = [&](cbt_batch h) {
         cbt_batch_seal(&h);
         auto buf = bb.bytes(h);
-        REQUIRE(cbt_batch_check(buf.data(), buf.size(), kDeviceSectors, nullptr) == err);
+        return cbt_batch_check(buf.data(), buf.size(), kDeviceSectors, nullptr);
     };
     auto h = bb.header();
-    SECTION("bad magic")
-    {
-        h.magic = CBT_MAGIC_RECORD;
-        expect(h, CBT_FMT_BAD_MAGIC);
-    }
-    SECTION("bad version")
-    {
-        h.version = 9;
-        expect(h, CBT_FMT_BAD_VERSION);
-    }
-    SECTION("bitmap is no batch mode")
-    {
-        h.mode = CBT_MODE_BITMAP;
-        expect(h, CBT_FMT_BAD_MODE);
-    }
-    SECTION("zero batch id")
-    {
-        h.batch_id = 0;
-        expect(h, CBT_FMT_BAD_COUNT);
-    }
-    SECTION("last before first")
-    {
-        h.last_seq = 9;
-        expect(h, CBT_FMT_BAD_COUNT);
-    }
-    SECTION("count disagrees with range")
-    {
-        h.nr_records = 3;
-        expect(h, CBT_FMT_BAD_COUNT);
-    }
-    SECTION("payload shorter than its headers")
-    {
-        h.payload_len = 64;
-        expect(h, CBT_FMT_BAD_LENGTH);
-    }
-    SECTION("reserved not zero")
-    {
-        h.reserved1 = 1;
-        expect(h, CBT_FMT_BAD_RESERVED);
-    }
-    SECTION("unknown flags")
-    {
-        h.flags = 1u << 9;
-        expect(h, CBT_FMT_BAD_FLAGS);
-    }
-    SECTION("claims a tag it lacks")
-    {
-        h.flags = CBT_BF_HAS_TAG;
-        expect(h, CBT_FMT_BAD_FLAGS);
-    }
+    using C = FieldCase<cbt_batch>;
+    check_field_cases<cbt_batch>(
+        h,
+        {
+            C{"bad magic", [](cbt_batch &b) { b.magic = CBT_MAGIC_RECORD; }, CBT_FMT_BAD_MAGIC},
+            C{"bad version", [](cbt_batch &b) { b.version = 9; }, CBT_FMT_BAD_VERSION},
+            C{"bitmap is no batch mode", [](cbt_batch &b) { b.mode = CBT_MODE_BITMAP; },
+              CBT_FMT_BAD_MODE},
+            C{"zero batch id", [](cbt_batch &b) { b.batch_id = 0; }, CBT_FMT_BAD_COUNT},
+            C{"last before first", [](cbt_batch &b) { b.last_seq = 9; }, CBT_FMT_BAD_COUNT},
+            C{"count disagrees with range", [](cbt_batch &b) { b.nr_records = 3; },
+              CBT_FMT_BAD_COUNT},
+            C{"payload shorter than its headers", [](cbt_batch &b) { b.payload_len = 64; },
+              CBT_FMT_BAD_LENGTH},
+            C{"reserved not zero", [](cbt_batch &b) { b.reserved1 = 1; }, CBT_FMT_BAD_RESERVED},
+            C{"unknown flags", [](cbt_batch &b) { b.flags = 1u << 9; }, CBT_FMT_BAD_FLAGS},
+            C{"claims a tag it lacks", [](cbt_batch &b) { b.flags = CBT_BF_HAS_TAG; },
+              CBT_FMT_BAD_FLAGS},
+        },
+        check_resealed_batch);
     SECTION("header crc")
     {
         auto buf = bb.bytes(h);
@@ -522,32 +494,25 @@ TEST_CASE("stream header round trips and rejects malformed fields", "[stream]")
     REQUIRE(std::strcmp(out.name, "vda") == 0);
     REQUIRE(cbt_stream_hdr_decode(&h, sizeof(h) - 1, &out) == CBT_FMT_TRUNCATED);
 
-    auto expect = [&](cbt_stream_hdr bad, int err) {
+    auto decode_resealed_hdr = [&](cbt_stream_hdr bad) {
         bad.hdr_crc = cbt_hdr_crc(&bad, sizeof(bad));
-        REQUIRE(cbt_stream_hdr_decode(&bad, sizeof(bad), &out) == err);
+        return cbt_stream_hdr_decode(&bad, sizeof(bad), &out);
     };
+    using C = FieldCase<cbt_stream_hdr>;
+    check_field_cases<cbt_stream_hdr>(
+        h,
+        {
+            C{"magic", [](cbt_stream_hdr &b) { b.magic = 1; }, CBT_FMT_BAD_MAGIC},
+            C{"version", [](cbt_stream_hdr &b) { b.version = 2; }, CBT_FMT_BAD_VERSION},
+            C{"kind", [](cbt_stream_hdr &b) { b.kind = 2; }, CBT_FMT_BAD_TYPE},
+            C{"granularity", [](cbt_stream_hdr &b) { b.granularity = 1000; },
+              CBT_FMT_BAD_GRANULARITY},
+            C{"device size", [](cbt_stream_hdr &b) { b.device_bytes = 1000; }, CBT_FMT_BAD_LENGTH},
+            C{"name", [](cbt_stream_hdr &b) { b.name[0] = '\0'; }, CBT_FMT_BAD_NAME},
+            C{"reserved", [](cbt_stream_hdr &b) { b.reserved0 = 1; }, CBT_FMT_BAD_RESERVED},
+        },
+        decode_resealed_hdr);
     auto bad = h;
-    bad.magic = 1;
-    expect(bad, CBT_FMT_BAD_MAGIC);
-    bad = h;
-    bad.version = 2;
-    expect(bad, CBT_FMT_BAD_VERSION);
-    bad = h;
-    bad.kind = 2;
-    expect(bad, CBT_FMT_BAD_TYPE);
-    bad = h;
-    bad.granularity = 1000;
-    expect(bad, CBT_FMT_BAD_GRANULARITY);
-    bad = h;
-    bad.device_bytes = 1000;
-    expect(bad, CBT_FMT_BAD_LENGTH);
-    bad = h;
-    bad.name[0] = '\0';
-    expect(bad, CBT_FMT_BAD_NAME);
-    bad = h;
-    bad.reserved0 = 1;
-    expect(bad, CBT_FMT_BAD_RESERVED);
-    bad = h;
     bad.device_bytes++;
     REQUIRE(cbt_stream_hdr_decode(&bad, sizeof(bad), &out) == CBT_FMT_BAD_HDR_CRC);
 }
