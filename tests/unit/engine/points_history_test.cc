@@ -11,6 +11,7 @@
 
 #include "points/segment.h"
 #include "points/view.h"
+#include "applier_fixture.h"
 #include "target/applier.h"
 #include "target_fixture.h"
 
@@ -26,23 +27,8 @@ constexpr size_t kStage = 4u << 20;
 
 using Extents = std::vector<std::pair<uint64_t, std::vector<uint8_t>>>;
 
-struct Fixture {
-    TempDir dir;
-    ReplicaSpec spec;
-    Fixture()
-    {
-        spec.name = "r1";
-        spec.path = dir / "r1.img";
-        spec.create_bytes = kSize;
-        spec.allowed_clients = {"*"};
-    }
-    std::unique_ptr<Applier> open()
-    {
-        auto a = std::make_unique<Applier>(spec, dir.path.string(), kStage);
-        a->open();
-        return a;
-    }
-    std::vector<uint8_t> image() { return slurp(spec.path); }
+struct Fixture : ApplierFixture {
+    Fixture() : ApplierFixture(kSize, kStage) {}
     points::Store store() { return points::Store(dir.path.string(), spec.name); }
 };
 
@@ -59,12 +45,9 @@ void apply(Applier &a, uint64_t id, uint64_t first, uint64_t last, const Extents
     for (uint32_t i = 0; i < ext.size(); i++)
         a.extent(raw_extent(ext[i].first, ext[i].second, i), ext[i].second);
     if (tag_id) {
-        cbt_wire_tag t{};
-        t.tag_id = tag_id;
-        t.seq = last;
+        cbt_wire_tag t = device_tag(tag_id, last);
         t.timestamp_ns = 1000 + tag_id;
         t.flags = app ? CBT_TAG_APP_CONSISTENT : 0;
-        t.nr_devices = 1;
         std::snprintf(t.name, sizeof(t.name), "t%llu", static_cast<unsigned long long>(tag_id));
         a.tag(t);
     }
@@ -128,11 +111,7 @@ TEST_CASE("points: every tag of a consistent batch is a point, kept across resta
     auto b = begin(6, 14, 14, 0, 0, 0);
     b.nr_tags = 1;
     a->begin(b);
-    cbt_wire_tag t{};
-    t.tag_id = 9;
-    t.seq = 14;
-    t.nr_devices = 1;
-    a->tag(t);
+    a->tag(device_tag(9, 14));
     auto e = end(6, 0, 0, 0);
     e.nr_tags = 1;
     a->end(e);

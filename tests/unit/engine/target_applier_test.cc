@@ -6,6 +6,7 @@
 
 #include <lz4.h>
 
+#include "applier_fixture.h"
 #include "target/applier.h"
 #include "target_fixture.h"
 
@@ -18,23 +19,8 @@ namespace
 constexpr uint64_t kSize = 16u << 20;
 constexpr size_t kStage = 4u << 20; // the smallest staging buffer: flushes often
 
-struct Fixture {
-    TempDir dir;
-    ReplicaSpec spec;
-    Fixture()
-    {
-        spec.name = "r1";
-        spec.path = dir / "r1.img";
-        spec.create_bytes = kSize;
-        spec.allowed_clients = {"*"};
-    }
-    std::unique_ptr<Applier> open()
-    {
-        auto a = std::make_unique<Applier>(spec, dir.path.string(), kStage);
-        a->open();
-        return a;
-    }
-    std::vector<uint8_t> image() { return slurp(spec.path); }
+struct Fixture : ApplierFixture {
+    Fixture() : ApplierFixture(kSize, kStage) {}
 };
 
 // Applies a batch of raw extents (data[i] at offsets[i]); returns the ACK.
@@ -259,11 +245,7 @@ TEST_CASE("applier: a tag is remembered with the batch that reaches it", "[targe
     auto b = begin(1, 1, 2, 0, 0, CBT_WB_CONSISTENT | CBT_WB_HAS_TAG);
     b.nr_tags = 1;
     a->begin(b);
-    cbt_wire_tag t{};
-    t.tag_id = 4;
-    t.seq = 9;
-    t.nr_devices = 1;
-    std::strcpy(t.name, "nightly");
+    cbt_wire_tag t = device_tag(4, 9, "nightly");
     CHECK(error_code([&] { a->tag(t); }) == CBT_WERR_PROTOCOL);
     a->abort();
     a->begin(b);

@@ -1,6 +1,7 @@
 // Shared by the target unit tests: a scratch directory, file digests and extent builders.
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -87,6 +88,17 @@ inline cbt_wire_batch_end end(uint64_t id, uint32_t nr_extents, uint64_t total, 
     e.total_bytes = total;
     e.payload_bytes = payload;
     return e;
+}
+
+// A tag of a one-device group: id, the seq it stands at, and a name.
+inline cbt_wire_tag device_tag(uint64_t id, uint64_t seq, const char *name = "")
+{
+    cbt_wire_tag t{};
+    t.tag_id = id;
+    t.seq = seq;
+    t.nr_devices = 1;
+    std::snprintf(t.name, sizeof(t.name), "%s", name);
+    return t;
 }
 
 } // namespace target_test
