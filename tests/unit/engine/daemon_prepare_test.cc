@@ -13,6 +13,7 @@
 #include <cbtrep/wire.h>
 
 #include "daemon/prepare.h"
+#include "scratch_dir.h"
 #include "source/file_source.h"
 #include "source/stream_writer.h"
 
@@ -22,14 +23,8 @@ namespace fs = std::filesystem;
 namespace
 {
 
-struct TempDir {
-    fs::path path;
-    TempDir()
-    {
-        char tmpl[] = "/var/tmp/cbtrep-prepXXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
+struct TempDir : enginetest::ScratchDir {
+    TempDir() : ScratchDir("/var/tmp/cbtrep-prep") {}
 };
 
 constexpr uint64_t dev_bytes = 8ull << 20;

@@ -10,23 +10,16 @@
 #include <cbtrep/bitmap.h>
 
 #include "source/file_source.h"
+#include "scratch_dir.h"
 #include "source/stream_writer.h"
 
 using namespace cbtrep::source;
 namespace fs = std::filesystem;
+using enginetest::flip_byte;
+using TempDir = enginetest::ScratchDir;
 
 namespace
 {
-
-struct TempDir {
-    fs::path path;
-    TempDir()
-    {
-        char tmpl[] = "/tmp/cbtrep-srcXXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 FileSourceOptions fso(const std::string &p)
 {
@@ -55,17 +48,6 @@ std::string write_stream(const fs::path &dir)
     w.write(8, b);
     w.close();
     return p;
-}
-
-void flip_byte(const std::string &path, uint64_t off)
-{
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(long(off));
-    char c;
-    f.read(&c, 1);
-    c ^= 0x10;
-    f.seekp(long(off));
-    f.write(&c, 1);
 }
 
 } // namespace

@@ -9,23 +9,15 @@
 #include <unistd.h>
 
 #include "source/file_source.h"
+#include "scratch_dir.h"
 #include "source/stream_writer.h"
 
 using namespace cbtrep::source;
 namespace fs = std::filesystem;
+using TempDir = enginetest::ScratchDir;
 
 namespace
 {
-
-struct TempDir {
-    fs::path path;
-    TempDir()
-    {
-        char tmpl[] = "/tmp/cbtrep-srsXXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 std::string one_batch_stream(const fs::path &dir)
 {

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "scratch_dir.h"
 #include "source/file_source.h"
 #include "source/stream_writer.h"
 #include "spool/spool.h"
@@ -21,15 +22,8 @@ using cbtrep::source::Batch;
 
 constexpr uint64_t dev_bytes = 256ull << 20;
 
-struct TempDir {
-    fs::path path;
-    TempDir()
-    {
-        char tmpl[] = "/tmp/cbtrep-spoolXXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string str(const std::string &leaf) const { return (path / leaf).string(); }
+struct TempDir : enginetest::ScratchDir {
+    TempDir() : ScratchDir("/tmp/cbtrep-spool") {}
 };
 
 // A journal stream file of n batches (one 8 KiB DATA write each), for FileSource.

@@ -7,24 +7,15 @@
 #include <fstream>
 #include <sys/mount.h>
 
+#include "scratch_dir.h"
 #include "spool_fixture.h"
 
 using namespace spooltest;
 using cbtrep::spool::Spool;
+using enginetest::flip_byte;
 
 namespace
 {
-
-void flip_byte(const std::string &path, uint64_t off)
-{
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(long(off));
-    char c;
-    f.read(&c, 1);
-    c ^= 0x10;
-    f.seekp(long(off));
-    f.write(&c, 1);
-}
 
 void require_same(const std::vector<Batch> &got, const std::vector<Batch> &want, size_t n)
 {
