@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -272,6 +273,9 @@ TagResult take_tag(const TagRequest &req)
             throw sys_error(e, req.ctl + ": " + what);
     } else {
         Freezer fz(req.freeze, req.freeze_limit);
+        // Tests only: a frozen window long enough to kill us in, or to outlast the limit.
+        if (const char *pause = std::getenv("CBTREP_TEST_FREEZE_PAUSE_MS"))
+            ::usleep(useconds_t(std::strtoul(pause, nullptr, 10) * 1000));
         int e = 0;
         while (::ioctl(ctl.get(), CBT_IOC_TAG, &t) != 0 && (e = errno) == EINTR)
             e = 0;

@@ -59,6 +59,27 @@ while awk -v a="$(e2e_uptime)" -v b="$t_end" 'BEGIN{exit !(a < b)}'; do
 		sed 's/^/E2E: (expected) /' /tmp/tag.err
 		timeout 10 dd if=/dev/zero of="$MNT/after-bad-tag" bs=4k count=1 conv=fsync 2>/dev/null ||
 			fail "$MNT stayed frozen after a failed cbtrep tag"
+		# The freeze is bounded: held past --freeze-limit-ms (a test pause between freeze
+		# and TAG), the watchdog thaws and cbtrep tag says the tag is not to be trusted...
+		CBTREP_TEST_FREEZE_PAUSE_MS=4000 cbtrep tag --name overdue --app-consistent "$MNT" \
+			--freeze-limit-ms 1500 data0 2>/tmp/tag.err &
+		tag_pid=$!
+		sleep 0.5
+		timeout 10 dd if=/dev/zero of="$MNT/during-overdue" bs=4k count=1 conv=fsync 2>/dev/null ||
+			fail "the watchdog did not thaw $MNT at the freeze limit"
+		wait "$tag_pid" && fail "cbtrep tag past its freeze limit exited 0"
+		grep -q "watchdog" /tmp/tag.err || fail "unclear overdue report: $(cat /tmp/tag.err)"
+		sed 's/^/E2E: (expected) /' /tmp/tag.err
+		# ... and killed -9 while the filesystem is frozen, the watchdog thaws it at once.
+		CBTREP_TEST_FREEZE_PAUSE_MS=30000 cbtrep tag --name killed --app-consistent "$MNT" \
+			--freeze-limit-ms 25000 data0 2>/dev/null &
+		tag_pid=$!
+		sleep 1
+		kill -9 "$tag_pid"
+		timeout 10 dd if=/dev/zero of="$MNT/after-kill" bs=4k count=1 conv=fsync 2>/dev/null ||
+			fail "$MNT stayed frozen after cbtrep tag was killed"
+		wait "$tag_pid" 2>/dev/null || true # 137: killed, as meant
+		echo "E2E: freeze watchdog: thawed at the limit and after kill -9"
 	fi
 	sleep 0.2
 done
