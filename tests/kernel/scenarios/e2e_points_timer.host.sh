@@ -53,7 +53,10 @@ host_verify() {
 
 	want=$(e2e_guest_value ro_sha256 "$log")
 	ro_point=$(e2e_guest_value ro_point "$log")
-	[ -n "$want" ] && [ -n "$ro_point" ] || { echo "the guest did not report its read-only disk" >&2; return 1; }
+	if [ -z "$want" ] || [ -z "$ro_point" ]; then
+		echo "the guest did not report its read-only disk" >&2
+		return 1
+	fi
 	id=$(jq -r --arg n "$ro_point" '.points[] | select(.name == $n and .kind == "app") | .id' "$pj")
 	[ -n "$id" ] || { echo "app point $ro_point is not in the catalog" >&2; return 1; }
 	_pt_view "$id" "$RUN_DIR/view.img" || return 1

@@ -24,6 +24,7 @@ cbtrep-e2e-ctl attach data0 "$DATA" /mnt/meta/data0.meta || fail "attach to the 
 
 # A new device is resync-required: cbtrepd copies it by checksum resync first (no timer
 # point meanwhile), then replicates the journal.
+# shellcheck disable=SC2034 # read by e2e_engine_config
 E2E_EXTRA_TOP='"state_dir": "/tmp/cbtrep-state"'
 e2e_engine_config data0 "$DATA" '{"type": "kernel"}' \
 	"\"initial_sync\": \"never\", \"points\": {\"crash_interval_s\": 2, \"app_interval_s\": 5, \"freeze\": [\"$MNT\"], \"freeze_limit_ms\": 5000}"
@@ -37,6 +38,21 @@ until [ "$(e2e_status state)" = replicating ] && [ "$(e2e_status taken)" != "" ]
 done
 e2e_progress "(replicating)"
 
+# tag_retry CMD...: CMD (a cbtrep tag --app-consistent), again while its FIFREEZE meets the
+# freeze of a timer point (EBUSY); stderr in /tmp/tag.err.
+tag_retry() {
+	_try=0
+	while :; do
+		_rc=0
+		"$@" 2>/tmp/tag.err || _rc=$?
+		grep -q "FIFREEZE.*busy" /tmp/tag.err || return $_rc
+		_try=$((_try + 1))
+		[ "$_try" -lt 5 ] || return $_rc
+		sed 's/^/E2E: (retrying) /' /tmp/tag.err
+		sleep 0.3
+	done
+}
+
 # The workload: files written with fsync while the timers cut points; one manual point of
 # each kind with `cbtrep tag` half way.
 n=0
@@ -46,14 +62,12 @@ while awk -v a="$(e2e_uptime)" -v b="$t_end" 'BEGIN{exit !(a < b)}'; do
 	dd if=/dev/urandom of="$MNT/f$((n % 24))" bs=256k count=4 conv=fsync 2>/dev/null ||
 		fail "dd f$n"
 	if [ "$n" = 8 ]; then
-		# A timer point may be freezing the filesystem this very moment (FIFREEZE: EBUSY).
-		cbtrep tag --name manual-app --app-consistent "$MNT" data0 >/tmp/tag.out ||
-			{ sleep 0.5 && cbtrep tag --name manual-app --app-consistent "$MNT" data0 >/tmp/tag.out; } ||
-			fail "cbtrep tag --app-consistent failed"
+		tag_retry cbtrep tag --name manual-app --app-consistent "$MNT" data0 >/tmp/tag.out ||
+			fail "cbtrep tag --app-consistent failed: $(cat /tmp/tag.err)"
 		cbtrep tag --name manual-crash data0 >>/tmp/tag.out || fail "cbtrep tag failed"
 		sed 's/^/E2E: /' /tmp/tag.out
 		# A failure after the freeze (no such tracked device) still thaws the filesystem.
-		if cbtrep tag --name bad --app-consistent "$MNT" nosuchdev 2>/tmp/tag.err; then
+		if tag_retry cbtrep tag --name bad --app-consistent "$MNT" nosuchdev; then
 			fail "cbtrep tag of an unknown device succeeded"
 		fi
 		sed 's/^/E2E: (expected) /' /tmp/tag.err
@@ -61,8 +75,8 @@ while awk -v a="$(e2e_uptime)" -v b="$t_end" 'BEGIN{exit !(a < b)}'; do
 			fail "$MNT stayed frozen after a failed cbtrep tag"
 		# The freeze is bounded: held past --freeze-limit-ms (a test pause between freeze
 		# and TAG), the watchdog thaws and cbtrep tag says the tag is not to be trusted...
-		CBTREP_TEST_FREEZE_PAUSE_MS=4000 cbtrep tag --name overdue --app-consistent "$MNT" \
-			--freeze-limit-ms 1500 data0 2>/tmp/tag.err &
+		tag_retry env CBTREP_TEST_FREEZE_PAUSE_MS=2500 cbtrep tag --name overdue \
+			--app-consistent "$MNT" --freeze-limit-ms 1500 data0 &
 		tag_pid=$!
 		sleep 0.5
 		timeout 10 dd if=/dev/zero of="$MNT/during-overdue" bs=4k count=1 conv=fsync 2>/dev/null ||
@@ -71,14 +85,20 @@ while awk -v a="$(e2e_uptime)" -v b="$t_end" 'BEGIN{exit !(a < b)}'; do
 		grep -q "watchdog" /tmp/tag.err || fail "unclear overdue report: $(cat /tmp/tag.err)"
 		sed 's/^/E2E: (expected) /' /tmp/tag.err
 		# ... and killed -9 while the filesystem is frozen, the watchdog thaws it at once.
-		CBTREP_TEST_FREEZE_PAUSE_MS=30000 cbtrep tag --name killed --app-consistent "$MNT" \
-			--freeze-limit-ms 25000 data0 2>/dev/null &
-		tag_pid=$!
-		sleep 1
-		kill -9 "$tag_pid"
+		killed=0
+		for _ in 1 2 3 4 5; do
+			CBTREP_TEST_FREEZE_PAUSE_MS=30000 cbtrep tag --name killed --app-consistent "$MNT" \
+				--freeze-limit-ms 25000 data0 2>/dev/null &
+			tag_pid=$!
+			sleep 1
+			# Gone already: its FIFREEZE met a timer point's freeze. Again.
+			kill -9 "$tag_pid" 2>/dev/null && killed=1
+			wait "$tag_pid" 2>/dev/null || true # 137: killed, as meant
+			[ "$killed" = 0 ] || break
+		done
+		[ "$killed" = 1 ] || fail "cbtrep tag never stayed frozen long enough to be killed"
 		timeout 10 dd if=/dev/zero of="$MNT/after-kill" bs=4k count=1 conv=fsync 2>/dev/null ||
 			fail "$MNT stayed frozen after cbtrep tag was killed"
-		wait "$tag_pid" 2>/dev/null || true # 137: killed, as meant
 		echo "E2E: freeze watchdog: thawed at the limit and after kill -9"
 	fi
 	sleep 0.2
