@@ -3,8 +3,18 @@
 #   engine_config PORT [JSON] writes $WORK/engine.json for device disk0 (file source over
 #                             $WORK/h, exit_when_drained); JSON is merged into the device entry
 #   start_engine / wait_engine (sets ENGINE_RC) / kill_engine
+#   wait_engine_ok [TIMEOUT_S] wait_engine, and cbtrepd must have exited with 0
+#   replica_equals_source     fails unless $WORK/replica.img has the history's sha256
 #   status_get KEY            a field of $WORK/status/disk0.json (python3 -c path syntax: a.b)
 #   engine_fail MSG           like fail, with the engine log tail
+#   disk0_history MIB GEN-ARGS...  certificates, gen_history of a MIB MiB device, and
+#                             target.json for its replica $WORK/replica.img (engine1 allowed)
+#   spool_config DIR LIMIT SEGMENT [JSON]  engine_config on $PORT with disk0's spool in DIR
+#                             (no reserve, LIMIT and SEGMENT in bytes); JSON as engine_config's
+#   pin_target_port           starts the target once for a free port, stops it, pins the port
+#                             in $WORK/target.json: cbtrepd then starts with the target away
+#   cli_status_json           `cbtrep status --json` of disk0 ("" when it fails)
+#   jq_py JSON EXPR           EXPR (python) evaluated on the first device (d) of JSON
 # shellcheck shell=bash
 ENGINE_BIN=$BUILD/engine/daemon/cbtrepd
 GENH=$BUILD/tests/tools/gen-history/gen-history
@@ -74,6 +84,18 @@ wait_engine() {
     ENGINE_PID=
 }
 
+wait_engine_ok() {
+    wait_engine "$@"
+    [ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
+}
+
+replica_equals_source() {
+    local want got
+    want=$(cat "$WORK/h/expected.sha256")
+    got=$(sha "$WORK/replica.img")
+    [ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+}
+
 kill_engine() {
     kill -9 "$ENGINE_PID" 2>/dev/null || true
     wait "$ENGINE_PID" 2>/dev/null || true
@@ -88,4 +110,31 @@ for k in sys.argv[2].split('.'):
     d = d[k]
 print(d)
 PY
+}
+
+disk0_history() {
+    local mib=$1
+    shift
+    setup_certs
+    gen_history --device-mib "$mib" "$@"
+    target_config disk0 "$WORK/replica.img" $((mib << 20)) engine1
+}
+
+spool_config() {
+    engine_config "$PORT" "\"spool\": {\"dir\": \"$1\", \"reserve_bytes\": 0,
+    \"limit_bytes\": $2, \"segment_bytes\": $3}" "${4:-}"
+}
+
+pin_target_port() {
+    start_target
+    kill_target
+    sed -i "s/\"port\": 0/\"port\": $PORT/" "$WORK/target.json"
+}
+
+cli_status_json() {
+    "$BUILD/tools/cbtrep/cbtrep" status --json --status-dir "$WORK/status" disk0 2>/dev/null || true
+}
+
+jq_py() {
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1])[0]; print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null || echo ""
 }

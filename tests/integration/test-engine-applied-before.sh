@@ -11,9 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/engine_lib.sh"
 requires openssl python3 sha256sum
 
-setup_certs
-gen_history --device-mib 32 --total-mib 48 --batch-mib 2 --meta-share 0.05 --tags 6 --seed 31
-target_config disk0 "$WORK/replica.img" $((32 << 20)) engine1
+disk0_history 32 --total-mib 48 --batch-mib 2 --meta-share 0.05 --tags 6 --seed 31
 start_target
 engine_config "$PORT"
 start_engine

@@ -8,9 +8,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/engine_lib.sh"
 requires openssl python3 sha256sum
 
-setup_certs
-gen_history --device-mib 16 --total-mib 8 --tags 2 --seed 41 --device-id 0123456789abcdef0123456789abcdef
-target_config disk0 "$WORK/replica.img" $((16 << 20)) engine1
+disk0_history 16 --total-mib 8 --tags 2 --seed 41 --device-id 0123456789abcdef0123456789abcdef
 start_target
 
 # 1. Unauthorised client: a valid certificate of the same CA, not in allowed_clients.

@@ -10,9 +10,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/engine_lib.sh"
 requires openssl python3 sha256sum
 
-setup_certs
-gen_history --device-mib 16 --total-mib 24 --tags 3 --seed 61
-target_config disk0 "$WORK/replica.img" $((16 << 20)) engine1
+disk0_history 16 --total-mib 24 --tags 3 --seed 61
 start_target
 engine_config "$PORT" "" '"state_dir": "'"$WORK"'/engine-state", "sync_batch_bytes": 4194304'
 sed -i 's/"initial_sync": "never"/"initial_sync": "auto"/' "$WORK/engine.json"
@@ -29,7 +27,5 @@ fi
 grep -q "initial sync of 16777216 bytes" "$WORK/engine.log" || engine_fail "no initial sync was run"
 grep -q "copying\|done" "$WORK/engine-state/disk0.initial-sync" || engine_fail "no initial-sync marker"
 grep -q " done$" "$WORK/engine-state/disk0.initial-sync" || engine_fail "marker not done"
-want=$(cat "$WORK/h/expected.sha256")
-got=$(sha "$WORK/replica.img")
-[ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+replica_equals_source
 pass

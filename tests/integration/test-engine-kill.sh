@@ -8,9 +8,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/engine_lib.sh"
 requires openssl python3 sha256sum
 
-setup_certs
-gen_history --device-mib 64 --total-mib 384 --batch-mib 2 --meta-share 0.05 --tags 12 --seed 23
-target_config disk0 "$WORK/replica.img" $((64 << 20)) engine1
+disk0_history 64 --total-mib 384 --batch-mib 2 --meta-share 0.05 --tags 12 --seed 23
 start_target
 engine_config "$PORT" "" '"window": 8'
 CURSOR=$WORK/h/journal.cbts.cursor
@@ -88,10 +86,7 @@ else
     log "round 4: batch $next was durable on the target already"
 fi
 
-wait_engine 300
-[ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
-want=$(cat "$WORK/h/expected.sha256")
-got=$(sha "$WORK/replica.img")
-[ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+wait_engine_ok 300
+replica_equals_source
 [ "$(status_get last_consistency_point.tag)" = final ] || engine_fail "final tag not reached"
 pass

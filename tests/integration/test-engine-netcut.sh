@@ -31,9 +31,7 @@ ip netns exec "$NS" ip addr add "${NET}2/30" dev "$VN"
 ip netns exec "$NS" ip link set "$VN" up
 ip netns exec "$NS" ip link set lo up
 
-setup_certs
-gen_history --device-mib 64 --total-mib 384 --batch-mib 2 --tags 8 --seed 31
-target_config disk0 "$WORK/replica.img" $((64 << 20)) engine1
+disk0_history 64 --total-mib 384 --batch-mib 2 --tags 8 --seed 31
 sed -i "s/\"address\": \"127.0.0.1\"/\"address\": \"${NET}2\"/; s/\"io_timeout_s\": 20/\"io_timeout_s\": 3/" \
     "$WORK/target.json"
 ip netns exec "$NS" "$TARGET_BIN" --config "$WORK/target.json" --port-file "$WORK/port" \
@@ -67,11 +65,8 @@ during=$(cut -d' ' -f4 "$CURSOR")
 ip link set "$VH" up
 log "link up again (committed batch $during while down)"
 
-wait_engine 300
-[ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
-want=$(cat "$WORK/h/expected.sha256")
-got=$(sha "$WORK/replica.img")
-[ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+wait_engine_ok 300
+replica_equals_source
 
 # Backoff: the delays logged while the link was down grow (0.2, 0.4, 0.8 s ...), and there
 # are only a handful of attempts in ~6 s: never a hot loop.

@@ -10,14 +10,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/engine_lib.sh"
 requires openssl python3 sha256sum
 
-setup_certs
-gen_history --device-mib 64 --total-mib 128 --batch-mib 1 --tags 8 --seed 59
-target_config disk0 "$WORK/replica.img" $((64 << 20)) engine1
-start_target # only to learn a free port
-kill_target
-sed -i "s/\"port\": 0/\"port\": $PORT/" "$WORK/target.json"
-engine_config "$PORT" "\"spool\": {\"dir\": \"$WORK/spool\", \"reserve_bytes\": 0,
-    \"limit_bytes\": 1073741824, \"segment_bytes\": 4194304}"
+disk0_history 64 --total-mib 128 --batch-mib 1 --tags 8 --seed 59
+pin_target_port
+spool_config "$WORK/spool" 1073741824 4194304
 JOURNAL=$WORK/h/journal.cbts
 size=$(stat -c %s "$JOURNAL")
 committed() { [ -f "$JOURNAL.cursor" ] && cut -d' ' -f3 "$JOURNAL.cursor" || echo 0; }
@@ -46,15 +41,12 @@ log "target up on port $PORT"
 kill_at 4
 kill_at 5
 start_engine
-wait_engine 180
-[ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
+wait_engine_ok 180
 if grep -q "sequence numbers must continue\|spooling stopped" "$WORK/engine.log"; then
     engine_fail "the spool lost its place after a kill"
 fi
 [ "$(committed)" = "$size" ] || engine_fail "journal not fully committed ($(committed) of $size)"
-want=$(cat "$WORK/h/expected.sha256")
-got=$(sha "$WORK/replica.img")
-[ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+replica_equals_source
 left=$(find "$WORK/spool" -name '*.hrl' | wc -l)
 [ "$left" -le 1 ] || engine_fail "$left segments left after the ACKs"
 cuts=$(grep -c "a tail torn by a crash" "$WORK/engine.log" || true)

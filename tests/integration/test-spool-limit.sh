@@ -12,34 +12,25 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/engine_lib.sh"
 requires openssl python3 sha256sum
 
-setup_certs
-gen_history --device-mib 64 --total-mib 64 --batch-mib 1 --tags 8 --seed 47
-target_config disk0 "$WORK/replica.img" $((64 << 20)) engine1
-start_target # only to learn a free port
-kill_target
-sed -i "s/\"port\": 0/\"port\": $PORT/" "$WORK/target.json"
+disk0_history 64 --total-mib 64 --batch-mib 1 --tags 8 --seed 47
+pin_target_port
 
-engine_config "$PORT" "\"spool\": {\"dir\": \"$WORK/spool\", \"reserve_bytes\": 0,
-    \"limit_bytes\": $((40 << 20)), \"segment_bytes\": $((4 << 20))}"
+spool_config "$WORK/spool" $((40 << 20)) $((4 << 20))
 start_engine --log-level debug
 JOURNAL=$WORK/h/journal.cbts
 CLI=$BUILD/tools/cbtrep/cbtrep
-st() { "$CLI" status --json --status-dir "$WORK/status" disk0 2>/dev/null || true; }
-jq_py() { # JSON EXPR: prints EXPR evaluated on the first device (d)
-    python3 -c 'import json,sys; d=json.loads(sys.argv[1])[0]; print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null || echo ""
-}
 
 # 1. The limit: dropped, resync-required with the spool's reason, replication still running.
 dropped=
 for _ in $(seq 600); do
-    s=$(st)
+    s=$(cli_status_json)
     [ "$(jq_py "$s" 'd["spool"]["state"]')" = dropped ] &&
         [ "$(jq_py "$s" 'd["tracker"]["state_reason"]')" = "replication log reached its limit" ] &&
         { dropped=1; break; }
     kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd stopped at the spool limit"
     sleep 0.1
 done
-[ -n "$dropped" ] || engine_fail "the spool was not dropped at its limit: $(st)"
+[ -n "$dropped" ] || engine_fail "the spool was not dropped at its limit: $(cli_status_json)"
 grep -q "^cbtrep-tracker 1 resync-required 9" "$JOURNAL.tracker" ||
     engine_fail "tracker state: $(cat "$JOURNAL.tracker" 2>/dev/null) (want resync-required, reason 9)"
 grep -q "replication log reached its limit" "$WORK/engine.log" ||
@@ -64,11 +55,8 @@ log "limit reached: tracker resync-required (replication log reached its limit),
 # 2. The target comes up: automatic resync, then log mode again, replica equal.
 start_target
 log "target up on port $PORT"
-wait_engine 120
-[ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
-want=$(cat "$WORK/h/expected.sha256")
-got=$(sha "$WORK/replica.img")
-[ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+wait_engine_ok 120
+replica_equals_source
 grep -q "^cbtrep-tracker 1 dirty 0" "$JOURNAL.tracker" ||
     engine_fail "tracker not cleared after the resync: $(cat "$JOURNAL.tracker")"
 grep -q "resync complete" "$WORK/engine.log" || engine_fail "no automatic resync in the log"

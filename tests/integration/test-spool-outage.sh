@@ -9,17 +9,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/engine_lib.sh"
 requires openssl python3 sha256sum
 
-setup_certs
-gen_history --device-mib 64 --total-mib 192 --batch-mib 2 --tags 8 --seed 41
-target_config disk0 "$WORK/replica.img" $((64 << 20)) engine1
+disk0_history 64 --total-mib 192 --batch-mib 2 --tags 8 --seed 41
 # A port nobody listens on yet: the target's own, found by starting it once.
-start_target
-kill_target
-sed -i "s/\"port\": 0/\"port\": $PORT/" "$WORK/target.json"
+pin_target_port
 
 # The journal is 3x the disk: the default bound (50 % of it) would stop the spool.
-engine_config "$PORT" "\"spool\": {\"dir\": \"$WORK/spool\", \"reserve_bytes\": 0,
-    \"limit_bytes\": 1073741824, \"segment_bytes\": 8388608}"
+spool_config "$WORK/spool" 1073741824 8388608
 start_engine --log-level debug
 JOURNAL=$WORK/h/journal.cbts
 CURSOR=$JOURNAL.cursor
@@ -71,11 +66,8 @@ log "cbtrep status: $(grep '^  spool ' "$WORK/cli-status.txt" | tr -s ' ' | tr '
 
 start_target
 log "target up on port $PORT"
-wait_engine 300
-[ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
-want=$(cat "$WORK/h/expected.sha256")
-got=$(sha "$WORK/replica.img")
-[ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+wait_engine_ok 300
+replica_equals_source
 left=$(find "$WORK/spool" -name '*.hrl' | wc -l)
 log "caught up: replica equal at the last tag; $left segment(s) left after the ACKs"
 [ "$left" -le 1 ] || engine_fail "$left segments left: acknowledged segments were not deleted"

@@ -36,32 +36,23 @@ avail=$(df -B1 --output=avail "$VOL" | tail -n1 | tr -d ' ')
 fallocate -l $((avail - (10 << 20))) "$VOL/other-file"
 log "spool volume: $(df -h --output=size,avail "$VOL" | tail -n1 | tr -s ' ') (size, free)"
 
-setup_certs
-gen_history --device-mib 64 --total-mib 64 --batch-mib 1 --tags 8 --seed 53
-target_config disk0 "$WORK/replica.img" $((64 << 20)) engine1
-start_target # only to learn a free port
-kill_target
-sed -i "s/\"port\": 0/\"port\": $PORT/" "$WORK/target.json"
+disk0_history 64 --total-mib 64 --batch-mib 1 --tags 8 --seed 53
+pin_target_port
 
-engine_config "$PORT" "\"spool\": {\"dir\": \"$VOL/spool\", \"reserve_bytes\": 0,
-    \"limit_bytes\": $((1 << 30)), \"segment_bytes\": $((2 << 20))}"
+spool_config "$VOL/spool" $((1 << 30)) $((2 << 20))
 start_engine --log-level debug
 JOURNAL=$WORK/h/journal.cbts
 CLI=$BUILD/tools/cbtrep/cbtrep
-st() { "$CLI" status --json --status-dir "$WORK/status" disk0 2>/dev/null || true; }
-jq_py() { # JSON EXPR: EXPR on the first device (d)
-    python3 -c 'import json,sys; d=json.loads(sys.argv[1])[0]; print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null || echo ""
-}
 
 # 1. The volume is full: clear error, drop, resync-required, the tracker keeps the rest.
 dropped=
 for _ in $(seq 600); do
-    s=$(st)
+    s=$(cli_status_json)
     [ "$(jq_py "$s" 'd["spool"]["state"]')" = dropped ] && { dropped=1; break; }
     kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd stopped when the spool volume filled up"
     sleep 0.1
 done
-[ -n "$dropped" ] || engine_fail "the spool was not dropped when its volume filled up: $(st)"
+[ -n "$dropped" ] || engine_fail "the spool was not dropped when its volume filled up: $(cli_status_json)"
 reason=$(jq_py "$s" 'd["spool"]["reason"]')
 case "$reason" in
 *"spool volume has"*"bytes free"* | *"No space left on device"*) ;;
@@ -84,11 +75,8 @@ log "volume full: '$reason'; spool dropped, tracker resync-required, journal kep
 rm -f "$VOL/other-file"
 start_target
 log "space back, target up on port $PORT"
-wait_engine 120
-[ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
-want=$(cat "$WORK/h/expected.sha256")
-got=$(sha "$WORK/replica.img")
-[ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+wait_engine_ok 120
+replica_equals_source
 grep -q "^cbtrep-tracker 1 dirty 0" "$JOURNAL.tracker" ||
     engine_fail "tracker not cleared after the resync: $(cat "$JOURNAL.tracker")"
 grep -q "spooling resumes" "$WORK/engine.log" || engine_fail "the spool did not take over again"

@@ -61,8 +61,7 @@ done
 log "$rollbacks of $kills kills interrupted a batch that start-up rolled back"
 [ "$kills" -ge "$N" ] || fail "the stream drained after only $kills kills; make the history longer"
 
-wait_engine 600
-[ "$ENGINE_RC" = 0 ] || engine_fail "cbtrepd exited with $ENGINE_RC"
+wait_engine_ok 600
 want=$(cat "$WORK/h/expected.sha256")
 [ "$(sha replica.img)" = "$want" ] || engine_fail "replica differs from the source at the end"
 stop_target
