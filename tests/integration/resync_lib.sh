@@ -5,6 +5,9 @@
 #   leaf_ranges SIZE OFF:LEN...   the 4 KiB-leaf ranges those writes touch, merged, as JSON
 #   summary_ranges FILE        differing_ranges of the JSON summary in FILE, as JSON
 #   json_field FILE KEY        a field of the JSON summary in FILE
+#   serve_replica_copy MIB     certificates, an image of MIB at $WORK/orig.img and an equal
+#                              replica ($REPLICA, $SIZE bytes) that cbtrep-target serves as
+#                              disk0 to engine1
 # shellcheck shell=bash
 CBTREP=${CBTREP_BIN:-$BUILD/tools/cbtrep/cbtrep}
 if [ ! -x "$CBTREP" ]; then
@@ -101,4 +104,14 @@ run_patterns() {
         "$CBTREP" verify "$WORK/src.img" "$@" >/dev/null 2>&1 || fail "$pattern: verify after resync exit $?"
         log "$pattern: verify exact, resync equal (sha256)"
     done
+}
+
+serve_replica_copy() {
+    setup_certs
+    make_image "$WORK/orig.img" "$1"
+    SIZE=$(stat -c %s "$WORK/orig.img")
+    REPLICA=$WORK/replica.img
+    cp "$WORK/orig.img" "$REPLICA"
+    target_config disk0 "$REPLICA" "$SIZE" engine1
+    start_target
 }

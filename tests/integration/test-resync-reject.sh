@@ -9,13 +9,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 source "$HERE/resync_lib.sh"
 
-setup_certs
-make_image "$WORK/orig.img" 8
-SIZE=$(stat -c %s "$WORK/orig.img")
-REPLICA=$WORK/replica.img
-cp "$WORK/orig.img" "$REPLICA"
-target_config disk0 "$REPLICA" "$SIZE" engine1
-start_target
+serve_replica_copy 8
 before=$(sha "$REPLICA")
 
 cat >"$WORK/evil.py" <<'PY'

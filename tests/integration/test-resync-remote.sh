@@ -8,13 +8,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 source "$HERE/resync_lib.sh"
 
-setup_certs
-make_image "$WORK/orig.img" 40
-SIZE=$(stat -c %s "$WORK/orig.img")
-REPLICA=$WORK/replica.img
-cp "$WORK/orig.img" "$REPLICA"
-target_config disk0 "$REPLICA" "$SIZE" engine1
-start_target
+serve_replica_copy 40
 remote() {
     echo --target "127.0.0.1:$PORT/disk0" --ca "$WORK/certs/ca.pem" \
         --cert "$WORK/certs/${1:-engine1}.pem" --key "$WORK/certs/${1:-engine1}.key" \
