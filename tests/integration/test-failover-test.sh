@@ -11,10 +11,7 @@ source "$(dirname "$0")/points_lib.sh"
 requires sha256sum openssl nbdkit nbdcopy
 
 MIB=32
-setup_certs
-"$GEN" gen --out s.str --expected expected.img --device-mib $MIB --batches 120 \
-    --max-write-kib 256 --seed 21 --tag-every 10 >/dev/null
-target_config vm1 vm1.img $((MIB << 20)) engine1
+vm1_history $MIB --batches 120 --max-write-kib 256 --seed 21 --tag-every 10
 start_target
 wi replay --replica vm1 --stream s.str --window 4 --stop-after-batches 60 >/dev/null ||
     fail "first half of the replay failed"

@@ -11,10 +11,7 @@ source "$(dirname "$0")/points_lib.sh"
 requires sha256sum openssl
 
 MIB=16
-setup_certs
-"$GEN" gen --out s.str --expected expected.img --device-mib $MIB --batches 100 \
-    --max-write-kib 256 --seed 31 --tag-every 10 >/dev/null
-target_config vm1 vm1.img $((MIB << 20)) engine1
+vm1_history $MIB --batches 100 --max-write-kib 256 --seed 31 --tag-every 10
 fo() { "$CBTREP" failover "$@" --config target.json; }
 state() { points_json | jq -r .state; }
 

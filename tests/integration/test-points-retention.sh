@@ -9,10 +9,7 @@ requires sha256sum openssl nbdkit
 
 MIB=16
 BOUND=$((2 << 20))
-setup_certs
-"$GEN" gen --out s.str --expected expected.img --device-mib $MIB --batches 120 \
-    --max-write-kib 128 --max-records 8 --seed 3 --tag-every 10 >/dev/null
-target_config vm1 vm1.img $((MIB << 20)) engine1
+vm1_history $MIB --batches 120 --max-write-kib 128 --max-records 8 --seed 3 --tag-every 10
 jq '. + {retention: {max_age_s: 3600, max_mib: 2}}' target.json >t.json && mv t.json target.json
 start_target
 trap '[ -f state/vm1.failover ] && "$CBTREP" failover --test-cleanup vm1 --config target.json >/dev/null 2>&1; cleanup' EXIT

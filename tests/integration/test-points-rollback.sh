@@ -11,10 +11,7 @@ source "$(dirname "$0")/points_lib.sh"
 requires sha256sum openssl
 
 MIB=16
-setup_certs
-"$GEN" gen --out s.str --expected expected.img --device-mib $MIB --batches 100 \
-    --max-write-kib 128 --seed 11 --tag-every 9 >/dev/null
-target_config vm1 vm1.img $((MIB << 20)) engine1
+vm1_history $MIB --batches 100 --max-write-kib 128 --seed 11 --tag-every 9
 start_target
 wi replay --replica vm1 --stream s.str --window 4 >/dev/null || fail "replay failed"
 [ "$(sha vm1.img)" = "$(sha expected.img)" ] || fail "replica differs from the source"
