@@ -2,6 +2,12 @@
 #   gen_history ARGS...       tests/tools/gen-history into $WORK/h (journal, image, sha256)
 #   engine_config PORT [JSON] writes $WORK/engine.json for device disk0 (file source over
 #                             $WORK/h, exit_when_drained); JSON is merged into the device entry
+#   engine_config_device DEV STATE_DIR  engine_config on $PORT, with disk0 read from DEV
+#                             and cbtrepd's state in STATE_DIR
+#   engine_follow [RESYNC_JSON]  disk0 follows its journal (no exit when drained); RESYNC_JSON,
+#                             when given, is its "resync" object
+#   wait_applied SEQ          waits (60 s) until a following cbtrepd reports applied_seq SEQ
+#   term_engine_ok            SIGTERM to cbtrepd, which must exit with 0 within 30 s
 #   start_engine / wait_engine (sets ENGINE_RC) / kill_engine
 #   wait_engine_ok [TIMEOUT_S] wait_engine, and cbtrepd must have exited with 0
 #   replica_equals_source     fails unless $WORK/replica.img has the history's sha256
@@ -65,6 +71,30 @@ engine_config() {
 JSON
 }
 
+engine_config_device() {
+    engine_config "$PORT"
+    python3 - "$WORK/engine.json" "$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["state_dir"] = sys.argv[3]
+d["devices"][0]["device"] = sys.argv[2]
+json.dump(d, open(sys.argv[1], "w"), indent=1)
+PY
+}
+
+engine_follow() {
+    python3 - "$WORK/engine.json" "${1:-}" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+dev = d["devices"][0]
+dev["source"]["follow"] = True
+dev["exit_when_drained"] = False
+if sys.argv[2]:
+    dev["resync"] = json.loads(sys.argv[2])
+json.dump(d, open(sys.argv[1], "w"), indent=1)
+PY
+}
+
 start_engine() {
     "$ENGINE_BIN" --config "$WORK/engine.json" "$@" >>"$WORK/engine.log" 2>&1 &
     ENGINE_PID=$!
@@ -94,6 +124,22 @@ replica_equals_source() {
     want=$(cat "$WORK/h/expected.sha256")
     got=$(sha "$WORK/replica.img")
     [ "$got" = "$want" ] || engine_fail "replica sha256 $got != expected $want"
+}
+
+wait_applied() {
+    local deadline=$((SECONDS + 60))
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(status_get applied_seq)" = "$1" ] && break
+        kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd exited while following"
+        sleep 0.1
+    done
+    [ "$(status_get applied_seq)" = "$1" ] || engine_fail "applied seq $(status_get applied_seq), want $1"
+}
+
+term_engine_ok() {
+    kill -TERM "$ENGINE_PID"
+    wait_engine 30
+    [ "$ENGINE_RC" = 0 ] || engine_fail "SIGTERM: exit $ENGINE_RC"
 }
 
 kill_engine() {

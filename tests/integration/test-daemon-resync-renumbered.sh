@@ -25,14 +25,7 @@ cp "$WORK/old.img" "$DEV"
 cp "$WORK/old.cbts" "$STREAM"
 target_config disk0 "$WORK/replica.img" $((16 << 20)) engine1
 start_target
-engine_config "$PORT"
-python3 - "$WORK/engine.json" "$DEV" "$WORK/state" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-d["state_dir"] = sys.argv[3]
-d["devices"][0]["device"] = sys.argv[2]
-json.dump(d, open(sys.argv[1], "w"), indent=1)
-PY
+engine_config_device "$DEV" "$WORK/state"
 start_engine
 wait_engine 60
 [ "$ENGINE_RC" = 0 ] || engine_fail "first replication: exit $ENGINE_RC"
@@ -47,15 +40,7 @@ log "old numbering: the replica applied seq $OLD"
 cp "$WORK/new.head.cbts" "$STREAM"
 rm -f "$STREAM.cursor"
 echo "cbtrep-tracker 1 resync-required 7" >"$STREAM.tracker"
-python3 - "$WORK/engine.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-dev = d["devices"][0]
-dev["source"]["follow"] = True
-dev["exit_when_drained"] = False
-dev["resync"] = {"start": "immediately"}
-json.dump(d, open(sys.argv[1], "w"), indent=1)
-PY
+engine_follow '{"start": "immediately"}'
 rm -rf "$WORK/status"
 start_engine
 deadline=$((SECONDS + 60))
@@ -73,18 +58,10 @@ grep -q "resync rebases the sequence from $OLD to 0" "$WORK/target.log" ||
 # 3. Writes after the resync, numbered below the old applied seq, must all be applied.
 "$GEN" apply --stream "$WORK/new.tail.cbts" --out "$DEV" --onto 1
 cat "$WORK/new.tail.bin" >>"$STREAM"
-deadline=$((SECONDS + 60))
-while [ $SECONDS -lt $deadline ]; do
-    [ "$(status_get applied_seq)" = "$N30" ] && break
-    kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd exited while following"
-    sleep 0.1
-done
-[ "$(status_get applied_seq)" = "$N30" ] || engine_fail "applied seq $(status_get applied_seq), want $N30"
+wait_applied "$N30"
 grep -q "already applied on the replica" "$WORK/engine.log" &&
     engine_fail "cbtrepd skipped batches of the new numbering as applied before"
 [ "$(sha "$WORK/replica.img")" = "$(sha "$DEV")" ] || engine_fail "replica differs from the device"
-kill -TERM "$ENGINE_PID"
-wait_engine 30
-[ "$ENGINE_RC" = 0 ] || engine_fail "SIGTERM: exit $ENGINE_RC"
+term_engine_ok
 log "renumbered journal (seq 1..$N30 after $OLD) replicated after a rebasing resync; replica equal"
 pass

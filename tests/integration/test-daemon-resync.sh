@@ -32,14 +32,7 @@ STREAM=$WORK/h/journal.cbts
 cp "$WORK/a.cbts" "$STREAM"
 target_config disk0 "$WORK/replica.img" $((16 << 20)) engine1
 start_target
-engine_config "$PORT"
-python3 - "$WORK/engine.json" "$DEV" "$WORK/state" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-d["state_dir"] = sys.argv[3]
-d["devices"][0]["device"] = sys.argv[2]
-json.dump(d, open(sys.argv[1], "w"), indent=1)
-PY
+engine_config_device "$DEV" "$WORK/state"
 start_engine
 wait_engine 60
 [ "$ENGINE_RC" = 0 ] || engine_fail "first replication: exit $ENGINE_RC"
@@ -64,15 +57,7 @@ PY
 [ "$(sha "$WORK/replica.img")" != "$(sha "$DEV")" ] || fail "the replica did not diverge"
 
 # 3. cbtrepd follows the journal and must resync first, by itself.
-python3 - "$WORK/engine.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-dev = d["devices"][0]
-dev["source"]["follow"] = True
-dev["exit_when_drained"] = False
-dev["resync"] = {"start": "immediately", "max_rate": 200 << 20}
-json.dump(d, open(sys.argv[1], "w"), indent=1)
-PY
+engine_follow "{\"start\": \"immediately\", \"max_rate\": $((200 << 20))}"
 start_engine
 deadline=$((SECONDS + 60))
 while [ $SECONDS -lt $deadline ]; do
@@ -108,18 +93,10 @@ log "automatic resync: replica equal, tracker back to dirty, status shows it ($s
 # 4. Log replication goes on: batches 31..60 reach the device and the journal.
 "$GEN" apply --stream "$WORK/c.cbts" --out "$DEV" --onto 1
 cat "$WORK/c.bin" >>"$STREAM"
-deadline=$((SECONDS + 60))
-while [ $SECONDS -lt $deadline ]; do
-    [ "$(status_get applied_seq)" = "$S60" ] && break
-    kill -0 "$ENGINE_PID" 2>/dev/null || engine_fail "cbtrepd exited while following"
-    sleep 0.1
-done
-[ "$(status_get applied_seq)" = "$S60" ] || engine_fail "applied seq $(status_get applied_seq), expected $S60"
+wait_applied "$S60"
 [ "$(sha "$DEV")" = "$(sha "$WORK/final.img")" ] || fail "test bug: the device is not the history's final image"
 [ "$(sha "$WORK/replica.img")" = "$(sha "$DEV")" ] || engine_fail "replica differs after the journal catch-up"
 [ "$(status_get resync.completed)" = 1 ] || engine_fail "resynced more than once"
-kill -TERM "$ENGINE_PID"
-wait_engine 30
-[ "$ENGINE_RC" = 0 ] || engine_fail "SIGTERM: exit $ENGINE_RC"
+term_engine_ok
 log "journal replicated after the resync up to seq $S60, replica equal again"
 pass

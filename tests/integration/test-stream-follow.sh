@@ -21,13 +21,7 @@ head -c 1000 "$WORK/full/journal.cbts" >"$WORK/h/journal.cbts"
 target_config disk0 "$WORK/replica.img" $((32 << 20)) engine1
 start_target
 engine_config "$PORT"
-python3 - "$WORK/engine.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-d["devices"][0]["source"]["follow"] = True
-d["devices"][0]["exit_when_drained"] = False
-json.dump(d, open(sys.argv[1], "w"), indent=1)
-PY
+engine_follow
 start_engine
 off=1000
 pieces=0
@@ -42,15 +36,9 @@ while [ "$off" -lt "$size" ]; do
 done
 [ "$(stat -c %s "$WORK/h/journal.cbts")" = "$size" ] || fail "appending went wrong"
 log "journal appended in $pieces pieces"
-for _ in $(seq 600); do
-    [ "$(status_get applied_seq)" = "$last_seq" ] && break
-    sleep 0.1
-done
-[ "$(status_get applied_seq)" = "$last_seq" ] || engine_fail "applied_seq $(status_get applied_seq), expected $last_seq"
+wait_applied "$last_seq"
 [ "$(status_get state)" = replicating ] || engine_fail "state $(status_get state) while following"
-kill -TERM "$ENGINE_PID"
-wait_engine 30
-[ "$ENGINE_RC" = 0 ] || engine_fail "SIGTERM: exit $ENGINE_RC"
+term_engine_ok
 [ "$(status_get state)" = stopped ] || engine_fail "state after SIGTERM: $(status_get state)"
 want=$(cat "$WORK/full/expected.sha256")
 got=$(sha "$WORK/replica.img")
