@@ -83,14 +83,7 @@ TEST_CASE("spool fallback: after the resync every batch the tracker kept comes, 
     REQUIRE(src.spool_status().state == "dropped");
     resync(src);
     REQUIRE(inner.status().state == CBT_STATE_DIRTY);
-    std::vector<uint64_t> ids;
-    for (int i = 0; i < 50 && ids.size() < 4; i++) {
-        if (auto b = src.next_batch()) {
-            ids.push_back(b->id());
-            src.commit(b->id());
-        }
-    }
-    REQUIRE(ids == std::vector<uint64_t>{9, 10, 11, 12});
+    REQUIRE(ship(src, 4) == std::vector<uint64_t>{9, 10, 11, 12});
     REQUIRE(src.spool_status().state == "spooling"); // the spool had room again
     REQUIRE(spool.stats().acked_seq == 12);
 }
@@ -110,11 +103,7 @@ TEST_CASE("spool fallback: with no room after the resync, batches pass straight 
     uint64_t kept_from = inner.cursor().batch_id + 1;
     resync(src);
     REQUIRE(src.spool_status().state == "direct");
-    std::vector<uint64_t> ids;
-    while (auto b = src.next_batch()) {
-        ids.push_back(b->id());
-        src.commit(b->id());
-    }
+    std::vector<uint64_t> ids = ship_all(src);
     REQUIRE(!ids.empty());
     REQUIRE(ids.front() == kept_from);
     REQUIRE(ids.back() == 10);
@@ -130,13 +119,7 @@ TEST_CASE("spool fallback: ENOSPC on the spool volume falls back the same way", 
     FileSource inner(fso(path));
     auto o = options(tmp.str("spool"));
     bool full = false;
-    o.write_fn = [&](int fd, const void *buf, size_t len) -> ssize_t {
-        if (full) {
-            errno = ENOSPC;
-            return -1;
-        }
-        return ::write(fd, buf, len);
-    };
+    o.write_fn = enospc_while(full);
     o.write_buffer_bytes = 1; // every append is written at once
     Spool spool(o);
     SpoolSource src(inner, spool);
@@ -151,13 +134,7 @@ TEST_CASE("spool fallback: ENOSPC on the spool volume falls back the same way", 
     full = false;
     resync(src);
     REQUIRE(src.next_batch() == std::nullopt); // hands over to the spool
-    std::vector<uint64_t> ids;
-    for (int i = 0; i < 50 && ids.size() < 7; i++)
-        if (auto b = src.next_batch()) {
-            ids.push_back(b->id());
-            src.commit(b->id());
-        }
-    REQUIRE(ids == std::vector<uint64_t>{4, 5, 6, 7, 8, 9, 10});
+    REQUIRE(ship(src, 7) == std::vector<uint64_t>{4, 5, 6, 7, 8, 9, 10});
 }
 
 TEST_CASE("spool fallback: a restart while the resync is pending keeps the log dropped", "[spool]")

@@ -3,6 +3,7 @@
 // every test states only its scenario and its check.
 #pragma once
 
+#include <cerrno>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "source/file_source.h"
 #include "source/stream_writer.h"
 #include "spool/spool.h"
+#include "spool/spool_source.h"
 
 namespace spooltest
 {
@@ -113,6 +115,43 @@ inline std::vector<std::string> segments(const std::string &dir)
             out.push_back(e.path().string());
     std::sort(out.begin(), out.end());
     return out;
+}
+
+// Hands out and commits (as the sender's ACKs would) every batch src has now; their ids.
+inline std::vector<uint64_t> ship_all(cbtrep::spool::SpoolSource &src)
+{
+    std::vector<uint64_t> ids;
+    while (auto b = src.next_batch()) {
+        ids.push_back(b->id());
+        src.commit(b->id());
+    }
+    return ids;
+}
+
+// Hands out and commits batches until n were shipped or 50 calls passed (a call may hand
+// out nothing while the source switches over to the spool); their ids.
+inline std::vector<uint64_t> ship(cbtrep::spool::SpoolSource &src, size_t n)
+{
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 50 && ids.size() < n; i++) {
+        if (auto b = src.next_batch()) {
+            ids.push_back(b->id());
+            src.commit(b->id());
+        }
+    }
+    return ids;
+}
+
+// A SpoolOptions::write_fn whose volume is full (ENOSPC) while full is set.
+inline auto enospc_while(const bool &full)
+{
+    return [&full](int fd, const void *buf, size_t len) -> ssize_t {
+        if (full) {
+            errno = ENOSPC;
+            return -1;
+        }
+        return ::write(fd, buf, len);
+    };
 }
 
 } // namespace spooltest

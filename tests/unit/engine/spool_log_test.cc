@@ -234,13 +234,7 @@ TEST_CASE("spool: ENOSPC while appending is a clear error and nothing unsynced i
     o.segment_bytes = 1 << 30;
     o.write_buffer_bytes = 4096;
     bool full = false;
-    o.write_fn = [&](int fd, const void *buf, size_t len) -> ssize_t {
-        if (full) {
-            errno = ENOSPC;
-            return -1;
-        }
-        return ::write(fd, buf, len);
-    };
+    o.write_fn = enospc_while(full);
     Spool s(o);
     for (int i = 0; i < 4; i++)
         s.append(batches[i]);
