@@ -20,6 +20,10 @@
 #   and numbers its journal from 1 again, far below what the replica applied in boot 1.
 #   cbtrepd's resync must rebase the replica's sequence, or the journal after it is taken
 #   for batches applied before and dropped (the host's comparison then fails).
+# E2E_DRAIN=1: the final point is taken the way a planned failover drains the source:
+#   applications stopped (unmounted), `cbtrep tag --wait` cuts app-final and waits until
+#   cbtrepd reports it durable on the replica; the host then promotes the replica with
+#   `cbtrep failover --planned`, which refuses if anything landed after the tag.
 # Either way the device is not written after the guest's final sha256 (E2E-VALUE
 # source_sha256), and the host compares it, the data image and the replica
 # (power-off-host.sh). E2E_SKIP_RESYNC=1 (from the host's environment) leaves out the
@@ -186,8 +190,13 @@ case "$CBTREP_BOOT" in
 		# and the image the host holds after shutdown is the source at the tag.
 		sync
 		check "unmount the data disk" umount "$MNT"
-		cbtrep-e2e-ctl tag data0 app-final app >/dev/null || fail "TAG app-final failed"
-		wait_tag app-final 60
+		if [ "${E2E_DRAIN:-0}" = 1 ]; then
+			check "drain to the final point app-final (cbtrep tag --wait)" \
+				cbtrep tag --name app-final --wait --timeout 60 --status-dir "$E2E_STATUS_DIR" data0
+		else
+			cbtrep-e2e-ctl tag data0 app-final app >/dev/null || fail "TAG app-final failed"
+			wait_tag app-final 60
+		fi
 		e2e_value bytes_replicated "$(e2e_status bytes_replicated)"
 		e2e_stop_engine
 	fi

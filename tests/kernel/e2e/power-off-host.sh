@@ -25,6 +25,7 @@ host_prepare() {
 		echo "E2E_RESUME=$E2E_RESUME"
 		echo "E2E_SKIP_RESYNC=${E2E_SKIP_RESYNC:-0}"
 		echo "E2E_META_LOST=${E2E_META_LOST:-0}"
+		echo "E2E_DRAIN=${E2E_DRAIN:-0}"
 	} >>"$GUEST_ENV"
 }
 
@@ -41,7 +42,14 @@ host_between_boots() {
 host_verify() {
 	local want got said
 	e2e_stop_target || return 1
-	if [ "$E2E_RESUME" = 1 ]; then
+	if [ "${E2E_DRAIN:-0}" = 1 ]; then
+		# Drained to app-final (crash-consistent kind: the filesystem was unmounted, not
+		# frozen): the planned failover promotes the replica there, nothing after it.
+		grep -q "reached tag 'app-final'" "$RUN_DIR/target.log" ||
+			{ echo "the target never logged the final tag app-final" >&2; return 1; }
+		"$BUILD_DIR/tools/cbtrep/cbtrep" failover --planned data0 --config "$RUN_DIR/target.json" ||
+			{ echo "cbtrep failover --planned refused the drained replica" >&2; return 1; }
+	elif [ "$E2E_RESUME" = 1 ]; then
 		grep -q "reached tag 'app-final'.*app-consistent" "$RUN_DIR/target.log" ||
 			{ echo "the target never logged the app-consistent tag app-final" >&2; return 1; }
 	fi
