@@ -47,6 +47,34 @@ cbt_wire_hdr *hdr(std::vector<uint8_t> &f)
     return reinterpret_cast<cbt_wire_hdr *>(f.data());
 }
 
+// Decodes a copy of f whose header edit changed, re-sealed so only the edited field is wrong.
+template <typename Edit> int decode_edited(std::vector<uint8_t> f, Edit edit)
+{
+    edit(*hdr(f));
+    reseal(f);
+    return decode(f);
+}
+
+// check(edit): what verdict gives on a copy of good after edit changed it.
+template <typename T, typename Verdict> auto checker(T good, Verdict verdict)
+{
+    return [good, verdict](auto edit) {
+        T b = good;
+        edit(b);
+        return verdict(b);
+    };
+}
+
+cbt_wire_hello_ok good_hello_ok(uint64_t replica_bytes)
+{
+    cbt_wire_hello_ok ok{};
+    ok.version = 1;
+    ok.replica_bytes = replica_bytes;
+    ok.max_window = 8;
+    ok.max_extent = CBT_WIRE_MAX_EXTENT;
+    return ok;
+}
+
 cbt_wire_hello good_hello()
 {
     cbt_wire_hello b{};
@@ -85,11 +113,7 @@ cbt_wire_batch_begin good_begin()
 
 TEST_CASE("every frame type round-trips through encode and decode", "[wire]")
 {
-    cbt_wire_hello_ok ok{};
-    ok.version = 1;
-    ok.replica_bytes = 1 << 30;
-    ok.max_window = 8;
-    ok.max_extent = CBT_WIRE_MAX_EXTENT;
+    cbt_wire_hello_ok ok = good_hello_ok(1 << 30);
     cbt_wire_error err{};
     err.code = CBT_WERR_DISK_FULL;
     std::strcpy(err.message, "disk full");
@@ -151,10 +175,7 @@ TEST_CASE("a malformed frame header is rejected before its lengths are used", "[
     }
     SECTION("bad magic")
     {
-        auto f = base;
-        hdr(f)->magic ^= 1;
-        reseal(f);
-        CHECK(decode(f) == CBT_WIRE_E_MAGIC);
+        CHECK(decode_edited(base, [](auto &h) { h.magic ^= 1; }) == CBT_WIRE_E_MAGIC);
     }
     SECTION("header CRC mismatch")
     {
@@ -173,27 +194,17 @@ TEST_CASE("a malformed frame header is rejected before its lengths are used", "[
     }
     SECTION("unknown type")
     {
-        auto f = base;
-        hdr(f)->type = 0;
-        reseal(f);
-        CHECK(decode(f) == CBT_WIRE_E_TYPE);
-        hdr(f)->type = CBT_WT_MAX + 1;
-        reseal(f);
-        CHECK(decode(f) == CBT_WIRE_E_TYPE);
+        CHECK(decode_edited(base, [](auto &h) { h.type = 0; }) == CBT_WIRE_E_TYPE);
+        CHECK(decode_edited(base, [](auto &h) { h.type = CBT_WT_MAX + 1; }) == CBT_WIRE_E_TYPE);
     }
     SECTION("reserved header field set")
     {
-        auto f = base;
-        hdr(f)->reserved = 1;
-        reseal(f);
-        CHECK(decode(f) == CBT_WIRE_E_RESERVED);
+        CHECK(decode_edited(base, [](auto &h) { h.reserved = 1; }) == CBT_WIRE_E_RESERVED);
     }
     SECTION("body length that does not match the type")
     {
-        auto f = base;
-        hdr(f)->body_len = sizeof(cbt_wire_hello) - 8;
-        reseal(f);
-        CHECK(decode(f) == CBT_WIRE_E_BODY_LEN);
+        CHECK(decode_edited(base, [](auto &h) { h.body_len = sizeof(cbt_wire_hello) - 8; }) ==
+              CBT_WIRE_E_BODY_LEN);
     }
     SECTION("payload on a frame type without one")
     {
@@ -205,10 +216,9 @@ TEST_CASE("a malformed frame header is rejected before its lengths are used", "[
     }
     SECTION("payload above the protocol limit")
     {
-        auto f = frame(CBT_WT_EXTENT, good_extent());
-        hdr(f)->payload_len = CBT_WIRE_MAX_PAYLOAD + 1;
-        reseal(f);
-        CHECK(decode(f) == CBT_WIRE_E_PAYLOAD_LEN);
+        CHECK(decode_edited(frame(CBT_WT_EXTENT, good_extent()), [](auto &h) {
+                  h.payload_len = CBT_WIRE_MAX_PAYLOAD + 1;
+              }) == CBT_WIRE_E_PAYLOAD_LEN);
     }
     SECTION("body CRC mismatch")
     {
@@ -220,11 +230,7 @@ TEST_CASE("a malformed frame header is rejected before its lengths are used", "[
 
 TEST_CASE("HELLO names what is wrong", "[wire]")
 {
-    auto check = [](auto edit) {
-        cbt_wire_hello b = good_hello();
-        edit(b);
-        return cbt_wire_hello_check(&b);
-    };
+    auto check = checker(good_hello(), [](auto &b) { return cbt_wire_hello_check(&b); });
     CHECK(check([](auto &) {}) == CBT_WIRE_OK);
     CHECK(check([](auto &b) { b.version_min = 0; }) == CBT_WIRE_E_VERSION_RANGE);
     CHECK(check([](auto &b) { b.version_min = 3, b.version_max = 2; }) == CBT_WIRE_E_VERSION_RANGE);
@@ -243,33 +249,22 @@ TEST_CASE("HELLO names what is wrong", "[wire]")
 
 TEST_CASE("HELLO_OK, ERROR, ACK and BATCH_END name what is wrong", "[wire]")
 {
-    cbt_wire_hello_ok ok{};
-    ok.version = 1;
-    ok.replica_bytes = 1 << 20;
-    ok.max_window = 8;
-    ok.max_extent = CBT_WIRE_MAX_EXTENT;
-    REQUIRE(cbt_wire_hello_ok_check(&ok) == CBT_WIRE_OK);
-    auto o = ok;
-    o.version = 9;
-    CHECK(cbt_wire_hello_ok_check(&o) == CBT_WIRE_E_VERSION);
-    o = ok;
-    o.flags = 0x80;
-    CHECK(cbt_wire_hello_ok_check(&o) == CBT_WIRE_E_FLAGS);
-    o = ok;
-    o.max_window = CBT_WIRE_MAX_WINDOW + 1;
-    CHECK(cbt_wire_hello_ok_check(&o) == CBT_WIRE_E_WINDOW);
-    o = ok;
-    o.max_extent = CBT_WIRE_MAX_EXTENT + 512;
-    CHECK(cbt_wire_hello_ok_check(&o) == CBT_WIRE_E_WINDOW);
-    o = ok;
-    o.applied_seq = 5; // without a batch id
-    CHECK(cbt_wire_hello_ok_check(&o) == CBT_WIRE_E_SEQ_RANGE);
-    o.applied_batch_id = 1;
-    o.consistent_seq = 6; // beyond what was applied
-    CHECK(cbt_wire_hello_ok_check(&o) == CBT_WIRE_E_SEQ_RANGE);
-    o = ok;
-    o.replica_bytes = 100;
-    CHECK(cbt_wire_hello_ok_check(&o) == CBT_WIRE_E_DEVICE_SIZE);
+    cbt_wire_hello_ok ok = good_hello_ok(1 << 20);
+    auto check_ok = checker(ok, [](auto &b) { return cbt_wire_hello_ok_check(&b); });
+    REQUIRE(check_ok([](auto &) {}) == CBT_WIRE_OK);
+    CHECK(check_ok([](auto &o) { o.version = 9; }) == CBT_WIRE_E_VERSION);
+    CHECK(check_ok([](auto &o) { o.flags = 0x80; }) == CBT_WIRE_E_FLAGS);
+    CHECK(check_ok([](auto &o) { o.max_window = CBT_WIRE_MAX_WINDOW + 1; }) == CBT_WIRE_E_WINDOW);
+    CHECK(check_ok([](auto &o) { o.max_extent = CBT_WIRE_MAX_EXTENT + 512; }) == CBT_WIRE_E_WINDOW);
+    // An applied seq without a batch id.
+    CHECK(check_ok([](auto &o) { o.applied_seq = 5; }) == CBT_WIRE_E_SEQ_RANGE);
+    // A consistent seq beyond what was applied.
+    CHECK(check_ok([](auto &o) {
+              o.applied_seq = 5;
+              o.applied_batch_id = 1;
+              o.consistent_seq = 6;
+          }) == CBT_WIRE_E_SEQ_RANGE);
+    CHECK(check_ok([](auto &o) { o.replica_bytes = 100; }) == CBT_WIRE_E_DEVICE_SIZE);
 
     cbt_wire_error e{};
     e.code = CBT_WERR_AUTH;
@@ -309,11 +304,7 @@ TEST_CASE("HELLO_OK, ERROR, ACK and BATCH_END name what is wrong", "[wire]")
 
 TEST_CASE("BATCH_BEGIN names what is wrong", "[wire]")
 {
-    auto check = [](auto edit) {
-        cbt_wire_batch_begin b = good_begin();
-        edit(b);
-        return cbt_wire_batch_begin_check(&b);
-    };
+    auto check = checker(good_begin(), [](auto &b) { return cbt_wire_batch_begin_check(&b); });
     CHECK(check([](auto &) {}) == CBT_WIRE_OK);
     CHECK(check([](auto &b) { b.batch_id = 0; }) == CBT_WIRE_E_BATCH_ID);
     CHECK(check([](auto &b) { b.first_seq = 0; }) == CBT_WIRE_E_SEQ_RANGE);
@@ -330,11 +321,8 @@ TEST_CASE("BATCH_BEGIN names what is wrong", "[wire]")
 TEST_CASE("EXTENT names what is wrong, including replica bounds", "[wire]")
 {
     const uint64_t replica = 1 << 20;
-    auto check = [&](auto edit) {
-        cbt_wire_extent e = good_extent();
-        edit(e);
-        return cbt_wire_extent_check(&e, e.encoded_len, replica);
-    };
+    auto check = checker(
+        good_extent(), [&](auto &e) { return cbt_wire_extent_check(&e, e.encoded_len, replica); });
     CHECK(check([](auto &) {}) == CBT_WIRE_OK);
     CHECK(check([](auto &e) { e.encoding = 0; }) == CBT_WIRE_E_ENCODING);
     CHECK(check([](auto &e) { e.encoding = CBT_WE_MAX + 1; }) == CBT_WIRE_E_ENCODING);
@@ -388,22 +376,13 @@ TEST_CASE("TAG names what is wrong", "[wire]")
     t.seq = 5;
     t.nr_devices = 1;
     std::strcpy(t.name, "t");
-    REQUIRE(cbt_wire_tag_check(&t) == CBT_WIRE_OK);
-    auto u = t;
-    u.flags = 2;
-    CHECK(cbt_wire_tag_check(&u) == CBT_WIRE_E_FLAGS);
-    u = t;
-    u.reserved = 1;
-    CHECK(cbt_wire_tag_check(&u) == CBT_WIRE_E_RESERVED);
-    u = t;
-    u.seq = 0;
-    CHECK(cbt_wire_tag_check(&u) == CBT_WIRE_E_SEQ_RANGE);
-    u = t;
-    std::memset(u.name, 'n', sizeof(u.name));
-    CHECK(cbt_wire_tag_check(&u) == CBT_WIRE_E_TAG_NAME);
-    u = t;
-    u.nr_devices = CBT_TAG_MAX_DEVICES + 1;
-    CHECK(cbt_wire_tag_check(&u) == CBT_WIRE_E_TAG_NAME);
+    auto check = checker(t, [](auto &b) { return cbt_wire_tag_check(&b); });
+    REQUIRE(check([](auto &) {}) == CBT_WIRE_OK);
+    CHECK(check([](auto &u) { u.flags = 2; }) == CBT_WIRE_E_FLAGS);
+    CHECK(check([](auto &u) { u.reserved = 1; }) == CBT_WIRE_E_RESERVED);
+    CHECK(check([](auto &u) { u.seq = 0; }) == CBT_WIRE_E_SEQ_RANGE);
+    CHECK(check([](auto &u) { std::memset(u.name, 'n', sizeof(u.name)); }) == CBT_WIRE_E_TAG_NAME);
+    CHECK(check([](auto &u) { u.nr_devices = CBT_TAG_MAX_DEVICES + 1; }) == CBT_WIRE_E_TAG_NAME);
 }
 
 TEST_CASE("every wire reason, type and error code has its own text", "[wire]")
