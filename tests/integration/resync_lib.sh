@@ -5,6 +5,8 @@
 #   leaf_ranges SIZE OFF:LEN...   the 4 KiB-leaf ranges those writes touch, merged, as JSON
 #   summary_ranges FILE        differing_ranges of the JSON summary in FILE, as JSON
 #   json_field FILE KEY        a field of the JSON summary in FILE
+#   interrupted_resync NAME ARGS...  `cbtrep resync ARGS...` (stdout $WORK/NAME.json, stderr
+#                              $WORK/NAME.err), sent SIGINT after 1.5 s: it must exit 3
 #   serve_replica_copy MIB     certificates, an image of MIB at $WORK/orig.img and an equal
 #                              replica ($REPLICA, $SIZE bytes) that cbtrep-target serves as
 #                              disk0 to engine1
@@ -114,4 +116,15 @@ serve_replica_copy() {
     cp "$WORK/orig.img" "$REPLICA"
     target_config disk0 "$REPLICA" "$SIZE" engine1
     start_target
+}
+
+interrupted_resync() {
+    local name=$1 pid rc=0
+    shift
+    "$CBTREP" resync "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" &
+    pid=$!
+    sleep 1.5
+    kill -INT $pid
+    wait $pid || rc=$?
+    [ $rc = 3 ] || fail "interrupted resync: exit $rc, expected 3: $(cat "$WORK/$name.err")"
 }

@@ -30,14 +30,8 @@ log "size mismatch: clear error; --resize grows the image"
 cp "$WORK/orig.img" "$WORK/src.img"
 cp "$WORK/orig.img" "$REPLICA"
 for i in $(seq 0 39); do scribble "$REPLICA" $((i * 1048576 + 777)) 10; done
-"$CBTREP" resync "$WORK/src.img" --replica-file "$REPLICA" --region-size 1M \
-    --checkpoint "$WORK/ckpt.json" --max-rate 8M --json >"$WORK/first.json" 2>"$WORK/first.err" &
-pid=$!
-sleep 1.5
-kill -INT $pid
-rc=0
-wait $pid || rc=$?
-[ $rc = 3 ] || fail "interrupted resync: exit $rc, expected 3: $(cat "$WORK/first.err")"
+interrupted_resync first "$WORK/src.img" --replica-file "$REPLICA" --region-size 1M \
+    --checkpoint "$WORK/ckpt.json" --max-rate 8M --json
 [ -s "$WORK/ckpt.json" ] || fail "no checkpoint after the interruption"
 done1=$(json_field "$WORK/first.json" done_bytes)
 [ "$done1" -gt 0 ] && [ "$done1" -lt $((40 << 20)) ] || fail "checkpoint position $done1"

@@ -52,13 +52,7 @@ cp "$WORK/orig.img" "$WORK/src.img"
 for i in $(seq 0 39); do scribble "$REPLICA" $((i * 1048576 + 4321)) 20; done
 args=(--region-size 1M --checkpoint "$WORK/ckpt.json" --max-rate 6M --json)
 # shellcheck disable=SC2046
-"$CBTREP" resync "$WORK/src.img" $(remote) "${args[@]}" >"$WORK/r1.json" 2>"$WORK/r1.err" &
-pid=$!
-sleep 1.5
-kill -INT $pid
-rc=0
-wait $pid || rc=$?
-[ $rc = 3 ] || fail "SIGINT: exit $rc, expected 3: $(cat "$WORK/r1.err")"
+interrupted_resync r1 "$WORK/src.img" $(remote) "${args[@]}"
 done1=$(json_field "$WORK/r1.json" done_bytes)
 [ "$done1" -gt 0 ] && [ "$done1" -lt "$SIZE" ] || fail "SIGINT: position $done1"
 log "SIGINT at byte $done1"
