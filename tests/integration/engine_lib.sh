@@ -32,10 +32,7 @@ ENGINE_RC= # set by wait_engine, read by the test scripts
 export ENGINE_RC
 
 _engine_cleanup() {
-    if [ -n "$ENGINE_PID" ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
-        kill -9 "$ENGINE_PID" 2>/dev/null || true
-        wait "$ENGINE_PID" 2>/dev/null || true
-    fi
+    kill9_if_alive "$ENGINE_PID"
     cleanup
 }
 trap _engine_cleanup EXIT
@@ -143,8 +140,7 @@ term_engine_ok() {
 }
 
 kill_engine() {
-    kill -9 "$ENGINE_PID" 2>/dev/null || true
-    wait "$ENGINE_PID" 2>/dev/null || true
+    kill9_if_alive "$ENGINE_PID"
     ENGINE_PID=
 }
 

@@ -6,6 +6,7 @@
 #   setup_certs            CA, server "localhost"/127.0.0.1, clients engine1 and intruder
 #   target_config NAME PATH SIZE ALLOWED...   writes $WORK/target.json (one replica)
 #   start_target / stop_target / kill_target
+#   kill9_if_alive PID     kill -9 PID if it still runs, and reap it
 #   wi SUBCMD ARGS...      cbtrep-wire-inject with the engine1 certificate and $PORT
 #   log_since LINE PATTERN wait for PATTERN in target.log after line LINE
 #   stream_split FULL N PREFIX   cut a stream file at a batch boundary (see below)
@@ -35,11 +36,14 @@ WORK=$(mktemp -d "/tmp/cbtrep-$TEST_NAME.XXXXXX")
 TARGET_PID=
 PORT=
 _ok=0
-cleanup() {
-    if [ -n "$TARGET_PID" ] && kill -0 "$TARGET_PID" 2>/dev/null; then
-        kill -9 "$TARGET_PID" 2>/dev/null || true
-        wait "$TARGET_PID" 2>/dev/null || true
+kill9_if_alive() {
+    if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+        kill -9 "$1" 2>/dev/null || true
+        wait "$1" 2>/dev/null || true
     fi
+}
+cleanup() {
+    kill9_if_alive "$TARGET_PID"
     if [ "$_ok" = 1 ]; then rm -rf "$WORK"; else echo "$TEST_NAME: work dir kept: $WORK"; fi
 }
 trap cleanup EXIT
@@ -95,8 +99,7 @@ stop_target() {
 }
 
 kill_target() {
-    kill -9 "$TARGET_PID" 2>/dev/null || true
-    wait "$TARGET_PID" 2>/dev/null || true
+    kill9_if_alive "$TARGET_PID"
     TARGET_PID=
 }
 

@@ -26,10 +26,7 @@ MIB=16
 A_PID=
 A_PORT=
 _fb_cleanup() {
-    if [ -n "$A_PID" ] && kill -0 "$A_PID" 2>/dev/null; then
-        kill -9 "$A_PID" 2>/dev/null || true
-        wait "$A_PID" 2>/dev/null || true
-    fi
+    kill9_if_alive "$A_PID"
     _engine_cleanup
 }
 trap _fb_cleanup EXIT
@@ -61,7 +58,7 @@ start_a() {
     fail "target A did not start listening"
 }
 stop_a() { kill -TERM "$A_PID"; wait "$A_PID" || fail "target A exited with $?"; A_PID=; }
-kill_a() { kill -9 "$A_PID" 2>/dev/null || true; wait "$A_PID" 2>/dev/null || true; A_PID=; }
+kill_a() { kill9_if_alive "$A_PID"; A_PID=; }
 
 # engine_for DEVICE STREAM PORT: cbtrepd replicating STREAM (file source) of DEVICE to disk0
 # on 127.0.0.1:PORT until drained.

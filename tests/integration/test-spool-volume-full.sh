@@ -16,11 +16,8 @@ requires openssl python3 sha256sum mkfs.ext4 losetup mountpoint fallocate
 VOL=$WORK/vol
 LOOP=
 _vol_cleanup() {
-    if [ -n "$ENGINE_PID" ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
-        kill -9 "$ENGINE_PID" 2>/dev/null || true
-        wait "$ENGINE_PID" 2>/dev/null || true
-        ENGINE_PID=
-    fi
+    kill9_if_alive "$ENGINE_PID"
+    ENGINE_PID=
     if mountpoint -q "$VOL" 2>/dev/null; then umount "$VOL" || umount -l "$VOL" || true; fi
     if [ -n "$LOOP" ]; then losetup -d "$LOOP" 2>/dev/null || true; fi
 }
