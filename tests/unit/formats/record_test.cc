@@ -106,6 +106,14 @@ int check_resealed(cbt_record r)
     return cbt_rec_check_hdr(&r, kDeviceSectors);
 }
 
+// Checks bb's records under header h, re-sealed after the test edited it.
+int check_resealed_batch(const BatchBuilder &bb, cbt_batch h)
+{
+    cbt_batch_seal(&h);
+    auto buf = bb.bytes(h);
+    return cbt_batch_check(buf.data(), buf.size(), kDeviceSectors, nullptr);
+}
+
 cbt_tag make_tag(uint64_t id, uint32_t flags)
 {
     cbt_tag t{};
@@ -386,9 +394,7 @@ TEST_CASE("batch mode says whether every write carries data", "[batch]")
     REQUIRE(cbt_batch_check(bb.bytes(h).data(), bb.bytes(h).size(), kDeviceSectors, nullptr) ==
             CBT_FMT_OK);
     h.mode = CBT_MODE_DATA;
-    cbt_batch_seal(&h);
-    auto buf = bb.bytes(h);
-    REQUIRE(cbt_batch_check(buf.data(), buf.size(), kDeviceSectors, nullptr) == CBT_FMT_BAD_MODE);
+    REQUIRE(check_resealed_batch(bb, h) == CBT_FMT_BAD_MODE);
 }
 
 TEST_CASE("batch with a sequence hole is rejected", "[batch][malformed]")
@@ -399,9 +405,7 @@ TEST_CASE("batch with a sequence hole is rejected", "[batch][malformed]")
     bb.write(8, 1, 2);
     auto h = bb.header();
     h.last_seq = 11; // count and range agree (2 records, 10..11); only the records do not
-    cbt_batch_seal(&h);
-    auto buf = bb.bytes(h);
-    REQUIRE(cbt_batch_check(buf.data(), buf.size(), kDeviceSectors, nullptr) == CBT_FMT_BAD_COUNT);
+    REQUIRE(check_resealed_batch(bb, h) == CBT_FMT_BAD_COUNT);
 }
 
 TEST_CASE("batch header inconsistencies are rejected", "[batch][malformed]")
@@ -410,11 +414,6 @@ TEST_CASE("batch header inconsistencies are rejected", "[batch][malformed]")
     bb.write(0, 1, 1);
     bb.write(8, 1, 2);
 
-    auto check_resealed_batch = [&](cbt_batch h) {
-        cbt_batch_seal(&h);
-        auto buf = bb.bytes(h);
-        return cbt_batch_check(buf.data(), buf.size(), kDeviceSectors, nullptr);
-    };
     auto h = bb.header();
     using C = FieldCase<cbt_batch>;
     check_field_cases<cbt_batch>(
@@ -435,7 +434,7 @@ TEST_CASE("batch header inconsistencies are rejected", "[batch][malformed]")
             C{"claims a tag it lacks", [](cbt_batch &b) { b.flags = CBT_BF_HAS_TAG; },
               CBT_FMT_BAD_FLAGS},
         },
-        check_resealed_batch);
+        [&](const cbt_batch &h) { return check_resealed_batch(bb, h); });
     SECTION("header crc")
     {
         auto buf = bb.bytes(h);
