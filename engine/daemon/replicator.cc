@@ -283,7 +283,7 @@ void Replicator::on_ack(const transport::Ack &a)
             ++s.committed_batches;
         s.bytes_replicated += f.decoded;
         s.apply_s += apply;
-        if (f.tag && !inconsistent_) {
+        if (f.tag) {
             s.last_tag_name = f.tag->name;
             s.last_tag_id = f.tag->tag_id;
             s.last_tag_seq = f.tag->seq;
@@ -433,7 +433,10 @@ void Replicator::send(transport::ReplicaSession &s, PrepPool::Job &job)
     }
     InFlight f{pb.info.batch_id, job.reserved, pb.decoded_bytes, job.first_ts_ns,
                job.from_source,  std::nullopt, clock::now()};
-    if (!pb.tags.empty())
+    // Only a consistent batch's tag is a consistency point (the target makes points by the
+    // same flag). Decided here, as sent: by the time the ACK arrives later batches may have
+    // made inconsistent_ true again, which says nothing about this one.
+    if (!pb.tags.empty() && (pb.info.flags & CBT_WB_CONSISTENT))
         f.tag = pb.tags.back();
     // In the queue before the first frame: end_batch() may already read this batch's ACK.
     sent_.push_back(f);

@@ -42,7 +42,7 @@ class Replicator
         uint64_t decoded;
         uint64_t first_ts_ns;
         bool from_source;
-        std::optional<transport::TagOut> tag;
+        std::optional<transport::TagOut> tag; // the last tag of a consistent batch
         std::chrono::steady_clock::time_point ended;
     };
     enum class StreamEnd { stopped, drained, resync };
